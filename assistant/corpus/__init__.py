@@ -1,0 +1,1 @@
+"""The corpus pipeline: the sources manifest, fetch/verify, and one parser per source kind."""
