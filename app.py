@@ -16,9 +16,22 @@ except HcpcsError as exc:
     st.error(f"{exc}")
     st.stop()
 if not status["current"]:
-    st.warning("The index is stale: " + "; ".join(status["stale_reasons"]) + ". Run `hcpcs index build`.")
+    st.warning(
+        "The index is stale: " + "; ".join(status["stale_reasons"]) + ". Run `hcpcs index build`."
+    )
 newest = status["releases"][-1]
-st.sidebar.markdown(f"**Release in use:** CMS HCPCS {newest['release']} (effective {newest['effective']})")
+st.sidebar.markdown(
+    f"**Release in use:** CMS HCPCS {newest['release']} (effective {newest['effective']})"
+)
 st.write("The chat is not built yet. Loaded releases:")
-st.table([{"release": r["release"], "effective": r["effective"], "codes": r["codes"],
-           "modifiers": r["modifiers"]} for r in status["releases"]])
+st.table(
+    [
+        {
+            "release": r["release"],
+            "effective": r["effective"],
+            "codes": r["codes"],
+            "modifiers": r["modifiers"],
+        }
+        for r in status["releases"]
+    ]
+)

@@ -45,9 +45,7 @@ def _check_url(url: str) -> None:
 
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise UsageError(
-            f"HCPCS_CHROMA_URL must look like http://127.0.0.1:8000, not {url!r}"
-        )
+        raise UsageError(f"HCPCS_CHROMA_URL must look like http://127.0.0.1:8000, not {url!r}")
     try:
         parsed.port  # noqa: B018 - raises on a non-numeric port
     except ValueError as exc:

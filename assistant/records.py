@@ -64,7 +64,7 @@ class CodeRecord:
         return self.termination_date is not None
 
     def active_on(self, day: date) -> bool:
-        """Whether the code may be reported for a date of service, by its add and termination dates."""
+        """Whether the code may be reported on a date of service (by add and termination dates)."""
         if self.add_date is not None and day < self.add_date:
             return False
         return self.termination_date is None or day <= self.termination_date

@@ -71,13 +71,24 @@ def layout_text() -> str:
     """A record layout in the CMS format, with the positions the parser expects."""
     out = ["  CMS RIF REPORT", ""]
     tables = {
-        "coverage": ["C = Carrier judgment", "D = Special coverage instructions apply",
-                     "M = Non-covered by Medicare"],
-        "action": ["A = Add procedure or modifier code", "D = Discontinue procedure or modifier",
-                   "        code", "N = No maintenance for this code"],
-        "pricing": ["00 = Service not separately priced by part B", "Clinical Lab Fee Schedule",
-                    "-------------------------", "36 = Capped rental DME (price subject to",
-                    "     floors and ceilings)"],
+        "coverage": [
+            "C = Carrier judgment",
+            "D = Special coverage instructions apply",
+            "M = Non-covered by Medicare",
+        ],
+        "action": [
+            "A = Add procedure or modifier code",
+            "D = Discontinue procedure or modifier",
+            "        code",
+            "N = No maintenance for this code",
+        ],
+        "pricing": [
+            "00 = Service not separately priced by part B",
+            "Clinical Lab Fee Schedule",
+            "-------------------------",
+            "36 = Capped rental DME (price subject to",
+            "     floors and ceilings)",
+        ],
     }
     for n, (key, (name, beg, end, _occ)) in enumerate(FIELDS.items(), 1):
         out.append(f"  {n}.   {name}")
@@ -116,19 +127,48 @@ GUIDANCE = (
 )
 
 RECORDS = [
-    *record("E0601", "Continuous positive airway pressure (cpap) device",
-            "Cont airway pressure device", coverage="D", pricing="36", add="19880101"),
-    *record("E0562", "Humidifier, heated, used with positive airway pressure device",
-            "Humidifier heated used w pap", coverage="D", pricing="36"),
+    *record(
+        "E0601",
+        "Continuous positive airway pressure (cpap) device",
+        "Cont airway pressure device",
+        coverage="D",
+        pricing="36",
+        add="19880101",
+    ),
+    *record(
+        "E0562",
+        "Humidifier, heated, used with positive airway pressure device",
+        "Humidifier heated used w pap",
+        coverage="D",
+        pricing="36",
+    ),
     *record("E0194", "Air fluidized bed", coverage="D", note="0013"),
-    *record("E1399", "Durable medical equipment, miscellaneous", "Durable medical equipment misc",
-            coverage="C"),
-    *record("A4397", "Irrigation supply; sleeve, each", "Irrigation supply sleeve",
-            coverage="D", term="20211231", action="D"),
-    *record("G0999", "Long test descriptor that needs more than one line of the fixed width "
-            "record to hold its words, continued on a second record line", "Long test"),
-    *record("KX", "Requirements specified in the medical policy have been met",
-            "Documentation on file", modifier=True),
+    *record(
+        "E1399",
+        "Durable medical equipment, miscellaneous",
+        "Durable medical equipment misc",
+        coverage="C",
+    ),
+    *record(
+        "A4397",
+        "Irrigation supply; sleeve, each",
+        "Irrigation supply sleeve",
+        coverage="D",
+        term="20211231",
+        action="D",
+    ),
+    *record(
+        "G0999",
+        "Long test descriptor that needs more than one line of the fixed width "
+        "record to hold its words, continued on a second record line",
+        "Long test",
+    ),
+    *record(
+        "KX",
+        "Requirements specified in the medical policy have been met",
+        "Documentation on file",
+        modifier=True,
+    ),
 ]
 
 
@@ -153,8 +193,12 @@ def write_corpus(root: Path) -> tuple[Path, Path]:
     (mirror / "guidance").mkdir(parents=True)
     old = [ln for ln in RECORDS if not ln.startswith("E0562")]
     old = [ln.replace("20211231", "        ") if ln.startswith("A4397") else ln for ln in old]
-    _release_zip(mirror / "cms-hcpcs/2098-01/hcpcs-2098.zip", "2098", old,
-                 header="Disclaimer line before the records\r\n\r\n")
+    _release_zip(
+        mirror / "cms-hcpcs/2098-01/hcpcs-2098.zip",
+        "2098",
+        old,
+        header="Disclaimer line before the records\r\n\r\n",
+    )
     _release_zip(mirror / "cms-hcpcs/2099-01/hcpcs-2099.zip", "2099", RECORDS)
     (mirror / "guidance" / "tiny.txt").write_text(GUIDANCE, encoding="utf-8")
     entries = [

@@ -172,7 +172,9 @@ def parse_layout(text: str, name: str) -> Layout:
             continue
         if not in_codes:
             continue
-        if re.match(r"^(DB2|SAS|STANDARD|TITLE|OCCURS|LENGTH|EDIT|COMMENTS|CODE TABLE)\b", stripped):
+        if re.match(
+            r"^(DB2|SAS|STANDARD|TITLE|OCCURS|LENGTH|EDIT|COMMENTS|CODE TABLE)\b", stripped
+        ):
             in_codes = False
             continue
         if not stripped or set(stripped) <= {"-", "*"}:
@@ -420,10 +422,10 @@ def parse_release(
     else:
         noc, noc_name = frozenset(), ""
     data = files.read(parts["records"])
-    codes, modifiers, header = parse_records(data, parts["records"], release, layout, notes, noc)
+    codes, modifiers, _disclaimer = parse_records(
+        data, parts["records"], release, layout, notes, noc
+    )
     readme = _text(files, parts["readme"]) if parts["readme"] else ""
-    if not readme and header:
-        readme = header
     return Release(
         id=release,
         effective=effective,

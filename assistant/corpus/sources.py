@@ -64,11 +64,15 @@ def load_sources(manifest: Path) -> list[Source]:
     sources: list[Source] = []
     seen: set[str] = set()
     for n, entry in enumerate(data.get("source", []), 1):
-        missing = [k for k in ("id", "kind", "file", "path", "sha256", "url", "title") if k not in entry]
+        missing = [
+            k for k in ("id", "kind", "file", "path", "sha256", "url", "title") if k not in entry
+        ]
         if missing:
             raise CorpusError(f"{manifest}: source #{n} lacks {', '.join(missing)}")
         if entry["kind"] not in KINDS:
-            raise CorpusError(f"{manifest}: source {entry['id']} has unknown kind {entry['kind']!r}")
+            raise CorpusError(
+                f"{manifest}: source {entry['id']} has unknown kind {entry['kind']!r}"
+            )
         if entry["id"] in seen:
             raise CorpusError(f"{manifest}: duplicate source id {entry['id']}")
         if len(entry["sha256"]) != 64:
@@ -140,7 +144,9 @@ def fetch(
             if mirror is not None:
                 origin = mirror / src.path
                 if not origin.is_file():
-                    raise CorpusError(f"{src.file}: missing from mirror {mirror} (sha256 not checked)")
+                    raise CorpusError(
+                        f"{src.file}: missing from mirror {mirror} (sha256 not checked)"
+                    )
                 shutil.copyfile(origin, part)
                 action = "copied"
             else:

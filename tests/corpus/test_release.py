@@ -93,8 +93,10 @@ def test_trailing_blank_columns_and_blank_last_line_are_tolerated():
     [
         (lambda ls: [ls[0][:200], *ls[1:]], "truncated record"),
         (lambda ls: [*ls[:2], "garbage in the middle of the file", *ls[2:]], "not a HCPCS record"),
-        (lambda ls: [ls[-1].replace("   KX00100", "   KX00200").replace("7", "8", 1), *ls],
-         "continues no record"),
+        (
+            lambda ls: [ls[-1].replace("   KX00100", "   KX00200").replace("7", "8", 1), *ls],
+            "continues no record",
+        ),
         (lambda ls: [*ls, ls[0]], "repeats code E0601"),
         (lambda ls: [ls[0][:268] + "20231399" + ls[0][276:], *ls[1:]], "bad date"),
     ],
@@ -136,7 +138,10 @@ def test_release_without_layout_uses_fallback(tmp_path: Path):
     with pytest.raises(ParseError, match="no record layout"):
         parse_release([path], "2100-01", date(2100, 1, 1))
     release, _layout = parse_release(
-        [path], "2100-01", date(2100, 1, 1), fallback_layout=(LAYOUT, layout_text()),
+        [path],
+        "2100-01",
+        date(2100, 1, 1),
+        fallback_layout=(LAYOUT, layout_text()),
         fallback_noc=(frozenset({"E1399"}), "older.xlsx"),
     )
     assert release.codes["E0601"].coverage_meaning == "Special coverage instructions apply"
@@ -166,11 +171,9 @@ def test_fixture_record_writer_round_trips():
 @pytest.fixture(scope="module")
 def releases(corpus_dir: Path):
     from assistant.config import Settings
-    from assistant.corpus.loader import load_releases
+    from assistant.corpus.loader import load_releases, source_files
     from assistant.corpus.noc import parse_noc_list
     from assistant.corpus.sources import load_sources
-
-    from assistant.corpus.loader import source_files
 
     settings = Settings.from_env({"HCPCS_CORPUS_DIR": str(corpus_dir)})
     sources = load_sources(settings.manifest)
@@ -181,7 +184,12 @@ def releases(corpus_dir: Path):
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("release", "codes", "modifiers"),
-    [("2026-01", 8623, 383), ("2025-01", 8259, 383), ("2020-01", 6710, 369), ("2019-01", 6440, 360)],
+    [
+        ("2026-01", 8623, 383),
+        ("2025-01", 8259, 383),
+        ("2020-01", 6710, 369),
+        ("2019-01", 6440, 360),
+    ],
 )
 def test_real_release_counts(releases, release, codes, modifiers):
     assert len(releases[release].codes) == codes

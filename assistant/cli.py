@@ -1,0 +1,278 @@
+"""The `hcpcs` command: parse options, call the library, format. Nothing else.
+
+Results go to stdout, progress to stderr. Errors are one line: exit 1 for a runtime error,
+2 for bad usage. Heavy modules (torch, chromadb) are imported only by the commands that need
+them, so `hcpcs lookup` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant import __version__
+from assistant.config import Settings
+from assistant.errors import HcpcsError
+
+REPO_MIRROR = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+class _Group(click.Group):
+    """Turns the project's typed errors into one-line messages with the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HcpcsError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hcpcs")
+@click.option(
+    "--corpus-dir",
+    type=click.Path(path_type=Path),
+    help="Corpus folder [HCPCS_CORPUS_DIR; corpus/raw].",
+)
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), help="Index folder [HCPCS_INDEX_DIR; index/]."
+)
+@click.option("--chroma-url", help="Chroma server URL [HCPCS_CHROMA_URL; unset: embedded Chroma].")
+@click.pass_context
+def cli(
+    ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None
+) -> None:
+    """HCPCS Level II coding assistant, grounded in the official CMS releases.
+
+    Set-up: `hcpcs corpus fetch --mirror DIR`, then `hcpcs index build`.
+    """
+    try:
+        ctx.obj = Settings.from_env(
+            corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url
+        )
+    except HcpcsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+@cli.group()
+def corpus() -> None:
+    """Fetch, verify and list the CMS source files (corpus/sources.toml)."""
+
+
+@corpus.command("fetch")
+@click.option(
+    "--mirror",
+    type=click.Path(path_type=Path),
+    help="Copy from this local mirror folder instead of downloading from CMS.",
+)
+@click.pass_context
+def corpus_fetch(ctx: click.Context, mirror: Path | None) -> None:
+    """Copy or download every source file, verify its sha256, and write it atomically.
+
+    Without --mirror, files are downloaded from their official addresses. A checksum mismatch
+    or a missing file stops the fetch and leaves the corpus folder as it was.
+    """
+    from assistant.corpus.sources import fetch, load_sources
+
+    settings = _settings(ctx)
+    sources = load_sources(settings.manifest)
+
+    def progress(src, action: str) -> None:
+        click.echo(f"{action:>10}  {src.path}", err=True)
+
+    results = fetch(sources, settings.corpus_dir, mirror, progress)
+    changed = sum(1 for _s, action in results if action != "verified")
+    click.echo(
+        f"{len(results)} files verified in {settings.corpus_dir} ({changed} new or replaced)"
+    )
+
+
+@corpus.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def corpus_list(ctx: click.Context, as_json: bool) -> None:
+    """Show each source, and whether it is present and verified by sha256."""
+    from assistant.corpus.sources import load_sources, source_states
+
+    settings = _settings(ctx)
+    states = source_states(load_sources(settings.manifest), settings.corpus_dir)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": s.source.id,
+                        "kind": s.source.kind,
+                        "release": s.source.release,
+                        "path": s.source.path,
+                        "present": s.present,
+                        "verified": s.verified,
+                    }
+                    for s in states
+                ],
+                indent=2,
+            )
+        )
+        return
+    for s in states:
+        mark = "verified" if s.verified else ("MISMATCH" if s.present else "missing")
+        click.echo(f"{mark:<9} {s.source.kind:<18} {s.source.release or '-':<8} {s.source.path}")
+    bad = [s for s in states if not s.verified]
+    if bad:
+        click.echo(
+            f"{len(bad)} of {len(states)} files missing or not verified; run `hcpcs corpus fetch`",
+            err=True,
+        )
+        ctx.exit(1)
+
+
+# --------------------------------------------------------------------------- index
+
+
+@cli.group()
+def index() -> None:
+    """Build the index and report its status."""
+
+
+@index.command("build")
+@click.option("--if-needed", is_flag=True, help="Build only when the index is missing or stale.")
+@click.pass_context
+def index_build(ctx: click.Context, if_needed: bool) -> None:
+    """Parse the corpus, embed it into Chroma, build BM25 beside it, and swap it in.
+
+    The previous index keeps answering until the new one is complete.
+    """
+    from assistant import store
+    from assistant.errors import IndexMissingError, IndexStaleError
+
+    settings = _settings(ctx)
+    if if_needed:
+        try:
+            store.check_current(settings)
+            click.echo("index is current", err=True)
+            return
+        except (IndexMissingError, IndexStaleError) as exc:
+            click.echo(f"building: {exc}", err=True)
+    bar = _Progress()
+    try:
+        manifest = store.build_index(settings, progress=bar)
+    finally:
+        bar.close()
+    click.echo(
+        f"index {manifest['build_id']} built in {manifest['build_seconds']} s "
+        f"(peak {manifest['peak_rss_mb']} MB, {manifest['size_bytes'] / 1e6:.1f} MB on disk): "
+        + ", ".join(
+            f"{r['release']} {r['codes']} codes/{r['modifiers']} modifiers"
+            for r in manifest["releases"]
+        )
+        + f"; {manifest['drug_entries']} drug entries, {manifest['crosswalk_entries']} crosswalk "
+        f"entries, {manifest['passages']} passages"
+    )
+
+
+@index.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def index_status(ctx: click.Context, as_json: bool) -> None:
+    """Show the index manifest and whether it is current for the corpus and model.
+
+    Exits 1 when the index is stale.
+    """
+    from assistant import store
+
+    status = store.index_status(_settings(ctx))
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+    else:
+        state = "current" if status["current"] else "STALE: " + "; ".join(status["stale_reasons"])
+        click.echo(f"index {status['build_id']} ({state})")
+        click.echo(
+            f"  built {status['built_at']} in {status['build_seconds']} s, "
+            f"{status['size_bytes'] / 1e6:.1f} MB at {status['path']}"
+        )
+        click.echo(
+            f"  model {status['model']['name']} {status['model']['version']}, "
+            f"parser {status['parser_version']}"
+        )
+        for r in status["releases"]:
+            click.echo(
+                f"  release {r['release']} (effective {r['effective']}): {r['codes']} codes "
+                f"({r['active_codes']} active), {r['modifiers']} modifiers"
+            )
+        click.echo(
+            f"  {status['drug_entries']} Table of Drugs entries "
+            f"({status['drug_see_entries']} see lines), "
+            f"{status['crosswalk_entries']} crosswalk entries, {status['passages']} passages"
+        )
+    if not status["current"]:
+        ctx.exit(1)
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+@cli.command()
+@click.argument("code")
+@click.option("--release", help="Only this release (e.g. 2025-01); default: every loaded release.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def lookup(ctx: click.Context, code: str, release: str | None, as_json: bool) -> None:
+    """Show the full record of CODE (or modifier) in every loaded release."""
+    from assistant.lookup import format_lookup, lookup_code
+
+    result = lookup_code(_settings(ctx), code, release)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_lookup(result))
+
+
+class _Progress:
+    """A progress bar on stderr, one per stage, drawn only on a terminal."""
+
+    def __init__(self) -> None:
+        self._stage: str | None = None
+        self._bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage != self._stage:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(
+                total=total,
+                desc=stage,
+                file=sys.stderr,
+                unit="doc" if total > 1 else "",
+                disable=None,
+                leave=True,
+            )
+        assert self._bar is not None
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def main() -> None:
+    cli(prog_name="hcpcs")

@@ -1,0 +1,193 @@
+"""The lightweight record store beside the index: every parsed record in one SQLite file.
+
+Lookups read it directly: no embedding model, no Chroma, no torch on this path.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from assistant import serialize
+from assistant.errors import NotFoundError, UsageError
+from assistant.records import CodeRecord, CrosswalkEntry, DrugEntry, Passage
+
+_SCHEMA = """
+CREATE TABLE releases (id TEXT PRIMARY KEY, effective TEXT, title TEXT, noc_list TEXT,
+                       layout TEXT, codes INTEGER, modifiers INTEGER);
+CREATE TABLE codes (release TEXT, kind TEXT, code TEXT, data TEXT,
+                    PRIMARY KEY (code, kind, release));
+CREATE TABLE drugs (id TEXT PRIMARY KEY, data TEXT);
+CREATE TABLE crosswalk (id TEXT PRIMARY KEY, code TEXT, data TEXT);
+CREATE TABLE passages (id TEXT PRIMARY KEY, source TEXT, data TEXT);
+CREATE TABLE documents (id TEXT PRIMARY KEY, kind TEXT, ref TEXT, text TEXT, releases TEXT);
+CREATE INDEX crosswalk_code ON crosswalk (code);
+"""
+
+CODE_PATTERN = re.compile(r"^[A-Z]\d{4}$")
+MODIFIER_PATTERN = re.compile(r"^[A-Z0-9]{2}$")
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    id: str
+    effective: date
+    title: str
+    noc_list: str
+    layout: str
+    codes: int
+    modifiers: int
+
+
+def normalize_code(text: str) -> tuple[str, str]:
+    """A typed code or modifier (``e0601``, ``-kx``) -> (``E0601``, kind); UsageError if bad."""
+    value = text.strip().upper().lstrip("-")
+    if CODE_PATTERN.match(value):
+        return value, "code"
+    if MODIFIER_PATTERN.match(value):
+        return value, "modifier"
+    raise UsageError(
+        f"{text.strip()[:40]!r} is not a HCPCS Level II code "
+        "(a letter and four digits, e.g. E0601) "
+        "or modifier (two characters, e.g. KX)"
+    )
+
+
+def write_codebook(path: Path, corpus, documents: Iterable) -> None:
+    """Write every record of ``corpus`` and the index documents to a new SQLite file."""
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(_SCHEMA)
+        for rid in sorted(corpus.releases):
+            rel = corpus.releases[rid]
+            con.execute(
+                "INSERT INTO releases VALUES (?,?,?,?,?,?,?)",
+                (
+                    rid,
+                    rel.effective.isoformat(),
+                    rel.title,
+                    rel.noc_list,
+                    rel.layout_name,
+                    len(rel.codes),
+                    len(rel.modifiers),
+                ),
+            )
+            con.executemany(
+                "INSERT INTO codes VALUES (?,?,?,?)",
+                (
+                    (rid, r.kind, r.code, serialize.dumps(r))
+                    for r in (*rel.codes.values(), *rel.modifiers.values())
+                ),
+            )
+        con.executemany(
+            "INSERT INTO drugs VALUES (?,?)", ((d.id, serialize.dumps(d)) for d in corpus.drugs)
+        )
+        con.executemany(
+            "INSERT INTO crosswalk VALUES (?,?,?)",
+            ((c.id, c.code, serialize.dumps(c)) for c in corpus.crosswalk),
+        )
+        con.executemany(
+            "INSERT INTO passages VALUES (?,?,?)",
+            ((p.id, p.source, serialize.dumps(p)) for p in corpus.passages),
+        )
+        con.executemany(
+            "INSERT INTO documents VALUES (?,?,?,?,?)",
+            ((d.id, d.kind, d.ref, d.text, ",".join(d.releases)) for d in documents),
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
+class Codebook:
+    """Read access to the record store of a built index."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        # Read-only and immutable: the file never changes once its build is swapped in.
+        self._con = sqlite3.connect(
+            f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
+
+    def close(self) -> None:
+        self._con.close()
+
+    def releases(self) -> list[ReleaseInfo]:
+        rows = self._con.execute("SELECT * FROM releases ORDER BY id").fetchall()
+        return [
+            ReleaseInfo(r[0], date.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
+        ]
+
+    def newest_release(self) -> str:
+        return self.releases()[-1].id
+
+    def check_release(self, release: str | None) -> str:
+        """The release id to use: ``release`` if loaded, else the newest; UsageError if unknown."""
+        known = [r.id for r in self.releases()]
+        if release is None:
+            return known[-1]
+        if release not in known:
+            raise UsageError(f"unknown release {release!r} (loaded: {', '.join(known)})")
+        return release
+
+    def history(self, code: str, kind: str) -> list[CodeRecord]:
+        """The record of a code or modifier in every loaded release that has it, oldest first."""
+        rows = self._con.execute(
+            "SELECT data FROM codes WHERE code=? AND kind=? ORDER BY release", (code, kind)
+        ).fetchall()
+        return [serialize.loads(CodeRecord, r[0]) for r in rows]
+
+    def lookup(self, text: str, release: str | None = None) -> list[CodeRecord]:
+        """Records of a typed code in every release (or one); errors for malformed or unknown."""
+        code, kind = normalize_code(text)
+        records = self.history(code, kind)
+        if release is not None:
+            release = self.check_release(release)
+            records = [r for r in records if r.release == release]
+            if not records:
+                raise NotFoundError(f"{kind} {code} is not in the CMS HCPCS {release} release")
+        if not records:
+            raise NotFoundError(f"{kind} {code} is not in any loaded CMS HCPCS release")
+        return records
+
+    def get(self, code: str, kind: str, release: str) -> CodeRecord | None:
+        row = self._con.execute(
+            "SELECT data FROM codes WHERE code=? AND kind=? AND release=?", (code, kind, release)
+        ).fetchone()
+        return serialize.loads(CodeRecord, row[0]) if row else None
+
+    def drugs(self) -> list[DrugEntry]:
+        rows = self._con.execute("SELECT data FROM drugs ORDER BY rowid").fetchall()
+        return [serialize.loads(DrugEntry, r[0]) for r in rows]
+
+    def crosswalk(self, code: str | None = None) -> list[CrosswalkEntry]:
+        if code is None:
+            rows = self._con.execute("SELECT data FROM crosswalk ORDER BY rowid").fetchall()
+        else:
+            rows = self._con.execute("SELECT data FROM crosswalk WHERE code=?", (code,)).fetchall()
+        return [serialize.loads(CrosswalkEntry, r[0]) for r in rows]
+
+    def passages(self) -> list[Passage]:
+        rows = self._con.execute("SELECT data FROM passages ORDER BY rowid").fetchall()
+        return [serialize.loads(Passage, r[0]) for r in rows]
+
+    def documents(self) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+        rows = self._con.execute(
+            "SELECT id, kind, ref, text, releases FROM documents ORDER BY rowid"
+        )
+        return [(r[0], r[1], r[2], r[3], tuple(filter(None, r[4].split(",")))) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        def one(sql: str) -> int:
+            return self._con.execute(sql).fetchone()[0]
+
+        return {
+            "drug_entries": one("SELECT count(*) FROM drugs"),
+            "crosswalk_entries": one("SELECT count(*) FROM crosswalk"),
+            "passages": one("SELECT count(*) FROM passages"),
+            "documents": one("SELECT count(*) FROM documents"),
+        }

