@@ -16,18 +16,19 @@ def lookup_code(settings: Settings, code: str, release: str | None = None) -> di
     directory, manifest = check_current(settings)
     book = Codebook(directory / "records.sqlite")
     try:
-        records = book.lookup(code, release)
+        history = book.lookup(code)
+        shown = book.lookup(code, release) if release else history
     finally:
         book.close()
     newest = manifest["newest_release"]
-    latest = records[-1]
+    latest = history[-1]
     return {
         "code": latest.code,
         "kind": latest.kind,
         "newest_release": newest,
         "status": status_of(latest, newest),
-        "records": [to_jsonable(r) | {"status": status_of(r, r.release)} for r in records],
-        "changes": descriptor_changes(records),
+        "records": [to_jsonable(r) | {"status": status_of(r, r.release)} for r in shown],
+        "changes": descriptor_changes(shown),
     }
 
 
@@ -55,14 +56,28 @@ def descriptor_changes(records: list[CodeRecord]) -> list[dict[str, str]]:
     return out
 
 
+def _same_record_groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive releases whose records agree in every field are shown once."""
+    groups: list[list[dict[str, Any]]] = []
+    for rec in records:
+        body = {k: v for k, v in rec.items() if k != "release"}
+        if groups and {k: v for k, v in groups[-1][-1].items() if k != "release"} == body:
+            groups[-1].append(rec)
+        else:
+            groups.append([rec])
+    return groups
+
+
 def format_lookup(result: dict[str, Any]) -> str:
     lines = [
         f"{result['kind'].capitalize()} {result['code']}: {result['status']} "
         f"(newest release {result['newest_release']})"
     ]
-    for rec in result["records"]:
+    for group in _same_record_groups(result["records"]):
+        rec = group[-1]
+        releases = ", ".join(r["release"] for r in group)
         lines.append("")
-        lines.append(f"CMS HCPCS {rec['release']}  [{rec['status']}]")
+        lines.append(f"CMS HCPCS {releases}  [{rec['status']}]")
         lines.append(f'  Long descriptor:  "{rec["long_description"]}"')
         lines.append(f'  Short descriptor: "{rec["short_description"]}"')
         if rec["coverage_code"]:

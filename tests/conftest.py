@@ -27,3 +27,22 @@ def corpus_dir() -> Path:
             pytest.fail(f"corpus not found at {path}: run `hcpcs corpus fetch` first")
         pytest.skip(f"corpus not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def real_index(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A full index of the real corpus with the real model, built once per test session.
+
+    Returns (settings, manifest). About a minute on 2 cores.
+    """
+    from assistant import store
+    from assistant.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "HCPCS_CORPUS_DIR": str(corpus_dir),
+            "HCPCS_INDEX_DIR": str(tmp_path_factory.mktemp("real-index")),
+        }
+    )
+    manifest = store.build_index(settings)
+    return settings, manifest

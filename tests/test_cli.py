@@ -1,0 +1,140 @@
+"""The `hcpcs` command on the fixture corpus: output, JSON shape, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from tests.fixture_corpus import write_corpus
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    mirror, manifest = write_corpus(tmp_path)
+    return {
+        "HCPCS_CORPUS_DIR": str(tmp_path / "raw"),
+        "HCPCS_INDEX_DIR": str(tmp_path / "index"),
+        "HCPCS_SOURCES": str(manifest),
+        "HCPCS_MODEL": "hash-embedder",
+        "MIRROR": str(mirror),
+    }
+
+
+def run(env: dict[str, str], *args: str):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def _one_line_error(result, code: int, *words: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error: ")]
+    # Progress lines may come first; the error is one line, the last, and no traceback.
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in errors[0]
+
+
+@pytest.fixture
+def built(env: dict[str, str]) -> dict[str, str]:
+    assert run(env, "corpus", "fetch", "--mirror", env["MIRROR"]).exit_code == 0
+    result = run(env, "index", "build")
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def test_fetch_list_and_checksum_error(env: dict[str, str]):
+    result = run(env, "corpus", "list")
+    assert result.exit_code == 1 and "missing" in result.output
+    result = run(env, "corpus", "fetch", "--mirror", env["MIRROR"])
+    assert result.exit_code == 0 and "3 files verified" in result.output
+    listed = json.loads(run(env, "corpus", "list", "--json").output)
+    assert all(item["verified"] for item in listed)
+    target = Path(env["MIRROR"]) / "guidance" / "tiny.txt"
+    target.write_text("truncated")
+    (Path(env["HCPCS_CORPUS_DIR"]) / "guidance" / "tiny.txt").unlink()
+    _one_line_error(run(env, "corpus", "fetch", "--mirror", env["MIRROR"]), 1, "tiny.txt", "sha256")
+
+
+def test_lookup_before_build_names_the_fix(env: dict[str, str]):
+    _one_line_error(run(env, "lookup", "E0601"), 1, "hcpcs index build")
+
+
+def test_index_status_json_shape(built: dict[str, str]):
+    result = run(built, "index", "status", "--json")
+    assert result.exit_code == 0
+    status = json.loads(result.output)
+    assert status["current"] is True
+    assert status["model"]["name"] == "hash-embedder"
+    assert (
+        status["releases"][-1] | {"release": "2099-01", "codes": 6, "modifiers": 1}
+        == status["releases"][-1]
+    )
+    for key in ("build_seconds", "drug_entries", "crosswalk_entries", "passages"):
+        assert key in status
+    assert "current" in run(built, "index", "status").output
+
+
+def test_build_if_needed_skips_a_current_index(built: dict[str, str]):
+    result = run(built, "index", "build", "--if-needed")
+    assert result.exit_code == 0 and "index is current" in result.stderr
+
+
+def test_lookup_text_and_json(built: dict[str, str]):
+    result = run(built, "lookup", "e0601")
+    assert result.exit_code == 0
+    assert '"Continuous positive airway pressure (cpap) device"' in result.output
+    assert "CMS HCPCS 2098-01, 2099-01" in result.output
+    assert "does not, of itself, determine coverage" in result.output
+    data = json.loads(run(built, "lookup", "A4397", "--json").output)
+    assert data["status"] == "terminated 2021-12-31"
+    assert [r["termination_date"] for r in data["records"]] == [None, "2021-12-31"]
+    assert data["records"][1]["coverage_meaning"] == "Special coverage instructions apply"
+    noc = json.loads(run(built, "lookup", "E1399", "--json").output)
+    assert noc["records"][-1]["noc"] is True
+    note = json.loads(run(built, "lookup", "E0194", "--json").output)
+    assert note["records"][-1]["processing_note"].startswith("THIS DEVICE (E0194)")
+
+
+def test_lookup_one_release_and_modifier(built: dict[str, str]):
+    data = json.loads(run(built, "lookup", "--release", "2098-01", "--json", "--", "-kx").output)
+    assert data["kind"] == "modifier" and [r["release"] for r in data["records"]] == ["2098-01"]
+    assert data["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "word"),
+    [
+        (("lookup", "E06O1"), 2, "not a HCPCS Level II code"),
+        (("lookup", "' ; DROP TABLE codes"), 2, "not a HCPCS Level II code"),
+        (("lookup", "E9999"), 1, "not in any loaded"),
+        (("lookup", "E0562", "--release", "2098-01"), 1, "not in the CMS HCPCS 2098-01"),
+        (("lookup", "E0601", "--release", "2030-01"), 2, "unknown release"),
+    ],
+)
+def test_lookup_errors(built: dict[str, str], args, code, word):
+    _one_line_error(run(built, *args), code, word)
+
+
+def test_stale_index_is_refused_with_the_fix(built: dict[str, str]):
+    target = Path(built["HCPCS_CORPUS_DIR"]) / "guidance" / "tiny.txt"
+    target.write_text("changed")
+    _one_line_error(run(built, "lookup", "E0601"), 1, "stale", "hcpcs index build")
+    result = run(built, "index", "status")
+    assert result.exit_code == 1 and "STALE" in result.output
+
+
+def test_bad_chroma_url_is_a_usage_error(env: dict[str, str]):
+    _one_line_error(
+        run(env | {"HCPCS_CHROMA_URL": "not a url"}, "lookup", "E0601"), 2, "HCPCS_CHROMA_URL"
+    )
+
+
+def test_unreachable_chroma_server_fails_fast(env: dict[str, str]):
+    assert run(env, "corpus", "fetch", "--mirror", env["MIRROR"]).exit_code == 0
+    result = run(env | {"HCPCS_CHROMA_URL": "http://127.0.0.1:9"}, "index", "build")
+    _one_line_error(result, 1, "cannot reach the Chroma server")
