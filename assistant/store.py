@@ -324,17 +324,15 @@ def _count_kinds(documents) -> dict[str, int]:
 
 
 def _write_lexical(path: Path, documents) -> None:
-    from rank_bm25 import BM25Okapi
+    from assistant.lexical import Lexical
 
-    from assistant.text import tokenize
-
-    tokens = [tokenize(d.text) for d in documents]
-    bm25 = BM25Okapi(tokens)
+    lexical = Lexical.build([d.id for d in documents], [d.text for d in documents])
     with path.open("wb") as fh:
-        pickle.dump({"ids": [d.id for d in documents], "bm25": bm25}, fh, protocol=5)
+        pickle.dump(lexical, fh, protocol=5)
 
 
-def load_lexical(directory: Path) -> dict[str, Any]:
+def load_lexical(directory: Path):
+    """The BM25 index of a build (an ``assistant.lexical.Lexical``)."""
     with (directory / "lexical.pkl").open("rb") as fh:
         return pickle.load(fh)  # noqa: S301 - our own file, written by build_index
 

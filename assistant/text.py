@@ -1,13 +1,184 @@
-"""Text normalisation shared by the lexical index and the question side of retrieval."""
+"""Text normalisation shared by the lexical index and the question side of retrieval.
+
+The same normaliser runs over CMS descriptors and over coders' questions, so shorthand on
+either side meets the spelled-out word on the other: "w/" and "with", "O2" and "oxygen",
+"ea" and "each", plurals and singulars.
+"""
 
 from __future__ import annotations
 
 import re
 
-TOKENIZER_VERSION = "tok-1"
-_TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+TOKENIZER_VERSION = "tok-3"
+
+# Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
+# General vocabulary of the field, never tied to one code.
+ABBREVIATIONS: dict[str, str] = {
+    "w/o": "without",
+    "w/": "with",
+    "wo": "without",
+    "w": "with",
+    "ea": "each",
+    "pr": "pair",
+    "bilat": "bilateral",
+    "o2": "oxygen",
+    "iv": "intravenous",
+    "im": "intramuscular",
+    "subq": "subcutaneous",
+    "subcut": "subcutaneous",
+    "sq": "subcutaneous",
+    "sc": "subcutaneous",
+    "inj": "injection",
+    "neb": "nebulizer",
+    "nebs": "nebulizer",
+    "cath": "catheter",
+    "caths": "catheter",
+    "dme": "durable medical equipment",
+    "cpap": "cpap continuous positive airway pressure",
+    "bipap": "bipap bi-level respiratory assist device",
+    "pap": "pap positive airway pressure",
+    "tens": "tens transcutaneous electrical nerve stimulator",
+    "afo": "afo ankle foot orthosis",
+    "kafo": "kafo knee ankle foot orthosis",
+    "tlso": "tlso thoracic lumbar sacral orthosis",
+    "lso": "lso lumbar sacral orthosis",
+    "ko": "knee orthosis",
+    "whfo": "wrist hand finger orthosis",
+    "w/c": "wheelchair",
+    "wc": "wheelchair",
+    "wheelchr": "wheelchair",
+    "whlchr": "wheelchair",
+    "amb": "ambulance",
+    "als": "advanced life support",
+    "bls": "basic life support",
+    "er": "emergency",
+    "ed": "emergency",
+    "emerg": "emergency",
+    "non-emerg": "non-emergency",
+    "supp": "supply",
+    "sup": "supply",
+    "eq": "equipment",
+    "equip": "equipment",
+    "acc": "accessory",
+    "addl": "additional",
+    "add'l": "additional",
+    "adj": "adjustable",
+    "disp": "disposable",
+    "lt": "left",
+    "rt": "right",
+    "ft": "foot",
+    "hr": "hour",
+    "hrs": "hour",
+    "min": "minute",
+    "mins": "minute",
+    "wk": "week",
+    "mo": "month",
+    "mos": "month",
+    "yr": "year",
+    "mg": "mg milligram",
+    "mcg": "mcg microgram",
+    "ml": "ml milliliter",
+    "cc": "ml milliliter",
+    "oz": "ounce",
+    "lb": "pound",
+    "lbs": "pound",
+    "sq.": "square",
+    "tx": "treatment",
+    "dx": "diagnostic",
+    "rx": "prescription",
+    "pt": "patient",
+    "pts": "patient",
+    "ped": "pediatric",
+    "peds": "pediatric",
+    "pedi": "pediatric",
+    "vacc": "vaccine",
+    "vax": "vaccine",
+    "immun": "immunization",
+    "admin": "administration",
+    "adm": "administration",
+    "flu": "influenza",
+    "hep": "hepatitis",
+    "bp": "blood pressure",
+    "bg": "blood glucose",
+    "glucometer": "blood glucose monitor",
+    "ostomy": "ostomy",
+    "trach": "tracheostomy",
+    "cgm": "continuous glucose monitor",
+    "sgd": "speech generating device",
+    "std": "standard",
+    "stnd": "standard",
+    "mod": "modifier",
+    "prosth": "prosthesis",
+    "ortho": "orthosis",
+    "mri": "magnetic resonance",
+    "ct": "computed tomography",
+    "pet": "positron emission tomography",
+    "ekg": "electrocardiogram",
+    "ecg": "electrocardiogram",
+    "xray": "x-ray",
+    "hh": "home health",
+    "snf": "skilled nursing facility",
+    "asc": "ambulatory surgical center",
+    "abn": "abn advance beneficiary notice waiver of liability statement",
+    "pos": "place of service",
+}
+
+# Words that say nothing about which item is meant.
+STOPWORDS = frozenset(
+    """a an the and or of for to in on at by is are was be it its this that these those with
+    what which who whom whose how do does did can could should would will i we you my our your
+    me us code codes hcpcs level ii bill billing billed use used using need needs get find
+    correct right proper please tell about there any some per other than from as into""".split()
+)
+
+_SPLIT = re.compile(r"w/o|w/c|w/|add'l|[a-z0-9]+(?:[./-][a-z0-9]+)*")
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased alphanumeric tokens (decimals such as ``0.5`` kept whole)."""
-    return _TOKEN.findall(text.casefold())
+def _stem(token: str) -> str:
+    """A light plural-stripper: dressings -> dressing, batteries -> battery, glasses -> glass."""
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 4 and token.endswith(("sses", "ches", "shes", "xes", "zes")):
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
+    """Normalised tokens: lower-cased, shorthand spelled out, light-stemmed, stopwords dropped.
+
+    Hyphenated and slashed compounds are kept whole *and* split (``x-ray`` -> ``x-ray``, ``x``,
+    ``ray``), so both spellings meet.
+    """
+    out: list[str] = []
+    for raw in _SPLIT.findall(text.casefold()):
+        expanded = ABBREVIATIONS.get(raw) or ABBREVIATIONS.get(_stem(raw))
+        words = expanded.split() if expanded else [raw]
+        for word in words:
+            parts = [word]
+            if word.startswith("non-") and "/" not in word:
+                # "non-heated" must not match "heated": keep it whole, and as "nonheated".
+                parts.append(word.replace("-", ""))
+            elif ("-" in word or "/" in word) and not _NUMBER.match(word):
+                parts += [p for p in re.split(r"[-/]", word) if p]
+            for part in parts:
+                if part in ABBREVIATIONS and part != word:
+                    parts_expanded = ABBREVIATIONS[part].split()
+                else:
+                    parts_expanded = [part]
+                for p in parts_expanded:
+                    if drop_stopwords and p in STOPWORDS:
+                        continue
+                    out.append(_stem(p))
+    return out
+
+
+def expand(text: str) -> str:
+    """The question with shorthand spelled out, for the embedding model (which reads words)."""
+    words = []
+    for raw in re.findall(r"w/o|w/c|w/|\S+", text):
+        key = raw.casefold().strip(",.;:?!()")
+        words.append(ABBREVIATIONS.get(key, raw))
+    return " ".join(words)

@@ -84,7 +84,9 @@ def test_dense_index_answers_queries(settings: Settings):
     assert got["metadatas"][0][0]["ref"] == "E0601"
     assert got["metadatas"][0][0]["in_2099_01"] is True
     lexical = store.load_lexical(directory)
-    assert len(lexical["ids"]) == manifest["documents"]
+    assert len(lexical.ids) == manifest["documents"]
+    best = lexical.top("cpap w/ heated humidifier", 1)[0][0]
+    assert lexical.ids[best] in {d for d in lexical.ids}
 
 
 def test_rebuild_swaps_and_prunes(settings: Settings):

@@ -1,0 +1,151 @@
+"""Question sets and retrieval metrics: data in, pure functions, per-item scores and means."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import UsageError
+
+KINDS = ("lookup", "description", "drug", "modifier", "policy", "brand", "validity")
+REQUIRED = {"id": str, "question": str, "expected_codes": list}
+
+
+def read_set(path: Path) -> list[dict[str, Any]]:
+    """A JSONL question set, validated; errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not valid UTF-8") from None
+    items, seen = [], set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(item, dict):
+            raise UsageError(f"{where}: each line must be a JSON object")
+        for key, typ in REQUIRED.items():
+            if not isinstance(item.get(key), typ):
+                raise UsageError(f"{where}: {key!r} is required ({typ.__name__})")
+        if not all(isinstance(c, str) for c in item["expected_codes"]):
+            raise UsageError(f"{where}: expected_codes must be a list of strings")
+        if item.get("kind") is not None and item["kind"] not in KINDS:
+            raise UsageError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if item["id"] in seen:
+            raise UsageError(f"{where}: duplicate id {item['id']!r}")
+        seen.add(item["id"])
+        items.append(item)
+    if not items:
+        raise UsageError(f"{path}: no questions")
+    return items
+
+
+def first_rank(ranked: list[str], expected: list[str]) -> int | None:
+    """1-based rank of the first expected code in ``ranked``; None when absent."""
+    wanted = {c.upper() for c in expected}
+    for n, code in enumerate(ranked, 1):
+        if code.upper() in wanted:
+            return n
+    return None
+
+
+def hit_at(ranks: list[int | None], k: int) -> float:
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def mrr_at(ranks: list[int | None], k: int) -> float:
+    return sum(1.0 / r for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
+
+
+def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
+    return {
+        "n": len(ranks),
+        "hit@1": round(hit_at(ranks, 1), 4),
+        "hit@5": round(hit_at(ranks, 5), 4),
+        "hit@10": round(hit_at(ranks, 10), 4),
+        "mrr@10": round(mrr_at(ranks, 10), 4),
+    }
+
+
+def evaluate_retrieval(
+    retriever, questions: list[dict[str, Any]], mode: str, k: int = 10, items: bool = False
+) -> dict[str, Any]:
+    """Run each question with expected codes through one retriever; metrics and per-item ranks."""
+    from assistant.retrieval import Filters
+    from assistant.service import parse_date
+
+    ranks: list[int | None] = []
+    per_item = []
+    started = time.perf_counter()
+    for q in questions:
+        if not q["expected_codes"]:
+            continue
+        filters = Filters(date_of_service=parse_date(q.get("date")))
+        result = retriever.search(q["question"], filters, k=max(k, 10), mode=mode)
+        ranked = [h.record.code for h in result.hits]
+        rank = first_rank(ranked, q["expected_codes"])
+        ranks.append(rank)
+        if items:
+            per_item.append(
+                {"id": q["id"], "rank": rank, "expected": q["expected_codes"], "got": ranked[:5]}
+            )
+    metrics: dict[str, Any] = retrieval_metrics(ranks)
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    if items:
+        metrics["items"] = per_item
+    return metrics
+
+
+def format_retrieval(report: dict[str, dict[str, dict[str, Any]]]) -> str:
+    lines = [
+        f"{'set':<24} {'retriever':<8} {'n':>5} {'hit@1':>7} {'hit@5':>7} {'hit@10':>7} "
+        f"{'mrr@10':>7}"
+    ]
+    for name, modes in report.items():
+        for mode, m in modes.items():
+            lines.append(
+                f"{name:<24} {mode:<8} {m['n']:>5} {m['hit@1']:>7.3f} {m['hit@5']:>7.3f} "
+                f"{m['hit@10']:>7.3f} {m['mrr@10']:>7.3f}"
+            )
+    return "\n".join(lines)
+
+
+def drug_questions(drugs, known_codes: set[str]) -> list[dict[str, Any]]:
+    """The Table of Drugs as a question set: "drug name, unit" -> the entry's code(s).
+
+    Mechanical: one question per distinct (name, unit) with at least one code that a loaded
+    release contains; entries sharing a name and unit (different routes) pool their codes,
+    since the question does not name the route. ``see`` lines (brand -> generic) ask by the
+    brand name and expect the generic's codes.
+    """
+    pooled: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in drugs:
+        codes = [c for c in entry.codes if c in known_codes]
+        if not codes:
+            continue
+        key = (entry.name.casefold(), entry.unit.casefold())
+        item = pooled.setdefault(
+            key, {"name": entry.name, "unit": entry.unit, "codes": [], "see": bool(entry.see)}
+        )
+        item["codes"] += [c for c in codes if c not in item["codes"]]
+    out = []
+    for n, item in enumerate(pooled.values(), 1):
+        unit = f", {item['unit']}" if item["unit"] else ""
+        out.append(
+            {
+                "id": f"drug-{n:04d}",
+                "question": f"HCPCS code for {item['name']}{unit}",
+                "expected_codes": item["codes"],
+                "kind": "drug",
+                "tags": ["table-of-drugs", "brand-see" if item["see"] else "generic"],
+            }
+        )
+    return out

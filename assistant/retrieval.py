@@ -1,0 +1,351 @@
+"""Hybrid retrieval: exact code detection, BM25 and dense search, fused by rank.
+
+Plain functions and one ``Retriever`` class that holds what a process loads once (record
+store, BM25, Chroma collection, embedding model). ``HcpcsRetriever`` wraps it as a LangChain
+retriever. Everything loads lazily: constructing a Retriever reads the record store only.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from assistant.codebook import Codebook, ReleaseInfo
+from assistant.config import Settings
+from assistant.errors import UsageError
+from assistant.records import CodeRecord, Hit, Passage
+from assistant.text import expand, tokenize
+
+MODES = ("hybrid", "bm25", "dense")
+KINDS = ("code", "modifier", "drug", "crosswalk", "passage")
+RRF_K = 10  # small: the first few ranks of each list should count for much more than the tail
+CANDIDATES = 60  # documents taken from each list before fusion
+
+_CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Va-v]\d{4})(?![A-Za-z0-9])")
+_MODIFIER_PATTERNS = [
+    re.compile(r"\bmodifiers?\s*[-:#]?\s*([A-Za-z0-9]{2})\b", re.IGNORECASE),
+    re.compile(r"(?<![A-Za-z0-9])-?([A-Za-z0-9]{2})[\s-]+modifiers?\b", re.IGNORECASE),
+    re.compile(r"(?:^|[\s(,])-([A-Za-z0-9]{2})(?![A-Za-z0-9])"),
+]
+# Two-character words that are also ordinary English: only taken as a modifier when spelled
+# in capitals next to a hyphen or the word "modifier".
+_COMMON_WORDS = frozenset(
+    "an as at be by do go if in is it me my no of on or so to up us we".split()
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a caller can restrict retrieval to."""
+
+    release: str | None = None
+    date_of_service: date | None = None
+    status: str | None = None  # "active" or "terminated"
+    sections: tuple[str, ...] = ()  # letters ("E") and/or "modifier"
+    kinds: tuple[str, ...] = ()  # code, modifier (which records may be returned)
+
+    def __post_init__(self) -> None:
+        if self.status not in (None, "active", "terminated"):
+            raise UsageError(f"status must be active or terminated, not {self.status!r}")
+        for section in self.sections:
+            if section != "modifier" and not re.fullmatch(r"[A-Z]", section):
+                raise UsageError(f"section must be a letter A-Z or 'modifier', not {section!r}")
+        for kind in self.kinds:
+            if kind not in ("code", "modifier"):
+                raise UsageError(f"kind must be code or modifier, not {kind!r}")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A code or modifier named in the question itself."""
+
+    code: str
+    kind: str
+
+
+@dataclass
+class Result:
+    """Ranked code hits and guidance passages for one question."""
+
+    hits: list[Hit]
+    passages: list[Hit]
+    release: str
+    mentions: list[Mention]
+    evidence: float  # 0..1: how well the best hit is supported (for no-evidence decisions)
+    brands: list[str] = field(default_factory=list)  # drug brand names the question names
+
+
+class Retriever:
+    """Hybrid search over one built index. Thread-safe once loaded."""
+
+    def __init__(self, settings: Settings, embedder=None, check: bool = True):
+        from assistant import store
+
+        if check:
+            directory, manifest = store.check_current(settings)
+        else:
+            directory = store.build_dir(settings)
+            manifest = store.read_manifest(directory)
+        self.settings = settings
+        self.directory: Path = directory
+        self.manifest: dict[str, Any] = manifest
+        self.book = Codebook(directory / "records.sqlite")
+        self.releases: list[ReleaseInfo] = self.book.releases()
+        self.newest = self.releases[-1].id
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._loaded = False
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self) -> Retriever:
+        """Load the lexical index, documents, records and the dense side (idempotent)."""
+        with self._lock:
+            if self._loaded:
+                return self
+            from assistant import store
+
+            docs = self.book.documents()
+            self.doc_ids = [d[0] for d in docs]
+            self.doc_kind = [d[1] for d in docs]
+            self.doc_ref = [d[2] for d in docs]
+            self.doc_terms = [frozenset(tokenize(d[3])) for d in docs]
+            self.doc_pos = {doc_id: n for n, doc_id in enumerate(self.doc_ids)}
+            self.lexical = store.load_lexical(self.directory)
+            # Lexical index and record store are built from the same documents, in any order.
+            self.lex_to_doc = [self.doc_pos[i] for i in self.lexical.ids]
+            self.records: dict[tuple[str, str], list[CodeRecord]] = {}
+            for rec in self.book.all_codes():
+                self.records.setdefault((rec.kind, rec.code), []).append(rec)
+            self.drugs = {d.id: d for d in self.book.drugs()}
+            self.crosswalk = {c.id: c for c in self.book.crosswalk()}
+            self.passage_by_id = {p.id: p for p in self.book.passages()}
+            self.known_modifiers = {code for kind, code in self.records if kind == "modifier"}
+            if self._embedder is None:
+                from assistant.embeddings import make_embedder
+
+                self._embedder = make_embedder(self.manifest["model"]["name"])
+            self.collection = store.open_collection(self.settings, self.directory, self.manifest)
+            self._loaded = True
+        return self
+
+    # ------------------------------------------------------------------ public
+
+    def release_for(self, filters: Filters) -> str:
+        """The release a question is answered from: asked for, in force on the date, or newest."""
+        if filters.release is not None:
+            known = [r.id for r in self.releases]
+            if filters.release not in known:
+                raise UsageError(
+                    f"unknown release {filters.release!r} (loaded: {', '.join(known)})"
+                )
+            return filters.release
+        if filters.date_of_service is not None:
+            in_force = [r for r in self.releases if r.effective <= filters.date_of_service]
+            if in_force:
+                return in_force[-1].id
+            return self.releases[0].id
+        return self.newest
+
+    def mentions(self, question: str) -> list[Mention]:
+        """Codes and modifiers named in the question that exist in some loaded release."""
+        self.load()
+        found: list[Mention] = []
+        for m in _CODE_IN_TEXT.finditer(question):
+            code = m.group(1).upper()
+            if ("code", code) in self.records:
+                found.append(Mention(code, "code"))
+        for pattern in _MODIFIER_PATTERNS:
+            for m in pattern.finditer(question):
+                raw = m.group(1)
+                code = raw.upper()
+                if code not in self.known_modifiers:
+                    continue
+                if raw.lower() in _COMMON_WORDS and not raw.isupper():
+                    continue
+                found.append(Mention(code, "modifier"))
+        return list(dict.fromkeys(found))
+
+    def search(
+        self,
+        question: str,
+        filters: Filters = Filters(),  # noqa: B008 - frozen, never mutated
+        k: int = 10,
+        mode: str = "hybrid",
+        context: str = "",
+    ) -> Result:
+        """Rank codes (and modifiers) for a question; ``context`` is earlier conversation text."""
+        if mode not in MODES:
+            raise UsageError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
+        self.load()
+        release = self.release_for(filters)
+        mentions = self.mentions(question) if mode == "hybrid" else []
+        query = f"{question} {context}".strip() if context else question
+
+        lists: list[tuple[float, list[int]]] = []
+        lex_ranked: list[tuple[int, float]] = []
+        dense_ranked: list[tuple[int, float]] = []
+        if mode in ("hybrid", "bm25"):
+            lex_ranked = [
+                (self.lex_to_doc[n], s) for n, s in self.lexical.top(query, CANDIDATES * 3)
+            ]
+            lists.append((1.0, [n for n, _s in lex_ranked]))
+        if mode in ("hybrid", "dense"):
+            dense_ranked = self._dense(expand(query), CANDIDATES * 2)
+            lists.append((1.0, [n for n, _s in dense_ranked]))
+
+        fused: dict[tuple[str, str], float] = {}
+        for weight, ranked in lists:
+            seen: set[tuple[str, str]] = set()
+            rank = 0
+            for n in ranked:
+                targets = self._targets(n)
+                if not targets:
+                    continue
+                rank += 1
+                for target in targets:
+                    if target in seen:
+                        continue
+                    seen.add(target)
+                    fused[target] = fused.get(target, 0.0) + weight / (RRF_K + rank)
+                if rank >= CANDIDATES:
+                    break
+        for mention in mentions:
+            fused[(mention.kind, mention.code)] = fused.get((mention.kind, mention.code), 0.0) + 1.0
+        asked = set(tokenize(question))
+        brands = [
+            name
+            for name in (self._brand(n) for n, _s in lex_ranked[:3])
+            if name and set(tokenize(name)) <= asked
+        ]
+
+        mentioned = {(m.kind, m.code) for m in mentions}
+        # A question that says "modifier" is after a modifier: codes rank behind modifiers.
+        wants_modifier = mode == "hybrid" and bool(re.search(r"\bmodifiers?\b", question, re.I))
+        lex_codes = {t for n, _s in lex_ranked[:CANDIDATES] for t in self._targets(n)}
+        dense_codes = {t for n, _s in dense_ranked[:CANDIDATES] for t in self._targets(n)}
+        hits = []
+        for (kind, code), score in fused.items():
+            record = self._record_in(kind, code, release)
+            if record is None or not self._passes(record, filters):
+                continue
+            score *= self._status_weight(record, filters)
+            if wants_modifier and record.kind != "modifier":
+                score *= 0.5
+            via = tuple(
+                name
+                for name, members in (
+                    ("exact", mentioned),
+                    ("bm25", lex_codes),
+                    ("dense", dense_codes),
+                )
+                if (kind, code) in members
+            )
+            hits.append(Hit(record=record, score=score, via=via))
+        hits.sort(key=lambda h: (-h.score, h.record.kind, h.record.code))
+        evidence = self._evidence(question, lex_ranked, dense_ranked, mentions)
+        passages = self.passages(query, k=3) if mode == "hybrid" else []
+        return Result(hits[:k], passages, release, mentions, evidence, list(dict.fromkeys(brands)))
+
+    def passages(self, query: str, k: int = 3) -> list[Hit]:
+        """Guidance passages for a question, by BM25 over passages only."""
+        self.load()
+        allowed = {
+            n
+            for n, doc in enumerate(self.lexical.ids)
+            if self.doc_kind[self.lex_to_doc[n]] == "passage"
+        }
+        out = []
+        for n, score in self.lexical.top(query, k, allowed=allowed):
+            passage = self.passage_by_id[self.doc_ref[self.lex_to_doc[n]]]
+            out.append(Hit(record=passage, score=score, via=("bm25",)))
+        return out
+
+    def passage_with(self, phrase: str) -> Passage | None:
+        """The first guidance passage (in corpus order) whose text contains ``phrase``."""
+        self.load()
+        needle = phrase.casefold()
+        found = [p for p in self.passage_by_id.values() if needle in p.text.casefold()]
+        # The corpus lists older documents first (the 2019 README before 2020's): take the last.
+        return found[-1] if found else None
+
+    # ------------------------------------------------------------------ internals
+
+    def _dense(self, query: str, n: int) -> list[tuple[int, float]]:
+        vector = self._embedder.embed([query])
+        got = self.collection.query(query_embeddings=vector, n_results=n, include=["distances"])
+        out = []
+        for doc_id, dist in zip(got["ids"][0], got["distances"][0], strict=True):
+            pos = self.doc_pos.get(doc_id)
+            if pos is not None:
+                out.append((pos, 1.0 - dist))
+        return out
+
+    def _targets(self, n: int) -> list[tuple[str, str]]:
+        kind, ref = self.doc_kind[n], self.doc_ref[n]
+        if kind in ("code", "modifier"):
+            return [(kind, ref)]
+        if kind == "drug":
+            return [("code", c) for c in self.drugs[ref].codes]
+        if kind == "crosswalk":
+            return [("code", self.crosswalk[ref].code)]
+        return []
+
+    def _brand(self, n: int) -> str:
+        """The brand name a drug document stands for, if it is a brand's entry.
+
+        Table of Drugs: a ``see`` line is a brand pointing at its generic. Crosswalk: the drug
+        name is the brand when none of its words is in the code's (generic) descriptor.
+        """
+        kind, ref = self.doc_kind[n], self.doc_ref[n]
+        if kind == "drug" and self.drugs[ref].see:
+            return self.drugs[ref].name
+        if kind == "crosswalk":
+            entry = self.crosswalk[ref]
+            if not set(tokenize(entry.drug_name)) & set(tokenize(entry.short_description)):
+                return entry.drug_name
+        return ""
+
+    def _record_in(self, kind: str, code: str, release: str) -> CodeRecord | None:
+        """The code's record in ``release``, else its latest record before it (a code CMS
+        dropped from later files); None for a code that did not exist yet."""
+        history = self.records.get((kind, code))
+        before = [r for r in history or () if r.release <= release]
+        return before[-1] if before else None
+
+    def _passes(self, record: CodeRecord, filters: Filters) -> bool:
+        if filters.kinds and record.kind not in filters.kinds:
+            return False
+        if filters.sections and record.section not in filters.sections:
+            return False
+        if filters.status == "active" and record.termination_date is not None:
+            return False
+        if filters.status == "terminated" and record.termination_date is None:
+            return False
+        return True
+
+    @staticmethod
+    def _status_weight(record: CodeRecord, filters: Filters) -> float:
+        """Current codes before terminated ones, unless the caller asked for a date they served."""
+        if filters.date_of_service is not None:
+            return 1.0 if record.active_on(filters.date_of_service) else 0.6
+        return 1.0 if record.termination_date is None else 0.6
+
+    def _evidence(self, question: str, lex_ranked, dense_ranked, mentions) -> float:
+        """How strongly the corpus supports any answer, 0..1.
+
+        1.0 for a code named in the question; otherwise the share of the question's terms
+        found in the best lexical match, blended with the best dense similarity.
+        """
+        if mentions:
+            return 1.0
+        asked = set(tokenize(question))
+        coverage = 0.0
+        if asked and lex_ranked:
+            coverage = len(asked & self.doc_terms[lex_ranked[0][0]]) / len(asked)
+        similarity = dense_ranked[0][1] if dense_ranked else 0.0
+        return round(0.5 * coverage + 0.5 * similarity, 3)

@@ -1,0 +1,84 @@
+"""Metric functions on hand-made rankings, and question-set schema errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.errors import UsageError
+from assistant.evals import drug_questions, first_rank, hit_at, mrr_at, read_set, retrieval_metrics
+from assistant.records import DrugEntry
+
+
+def test_first_rank_any_expected_code_counts():
+    assert first_rank(["E0601", "E0562", "A7030"], ["A7030", "E0562"]) == 2
+    assert first_rank(["E0601"], ["e0601"]) == 1
+    assert first_rank(["E0601"], ["E0562"]) is None
+    assert first_rank([], ["E0562"]) is None
+
+
+def test_hit_and_mrr_on_hand_made_ranks():
+    ranks = [1, 2, None, 7, 12]
+    assert hit_at(ranks, 1) == pytest.approx(0.2)
+    assert hit_at(ranks, 5) == pytest.approx(0.4)
+    assert hit_at(ranks, 10) == pytest.approx(0.6)
+    assert mrr_at(ranks, 10) == pytest.approx((1 + 0.5 + 1 / 7) / 5)
+    assert retrieval_metrics([]) == {
+        "n": 0,
+        "hit@1": 0.0,
+        "hit@5": 0.0,
+        "hit@10": 0.0,
+        "mrr@10": 0.0,
+    }
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            ['{"id": "a", "question": "q", "expected_codes": []}', "{not json"],
+            r"set.jsonl:2: not valid JSON",
+        ),
+        (['{"id": "a", "expected_codes": []}'], r"set.jsonl:1: 'question' is required"),
+        (
+            ['{"id": "a", "question": "q", "expected_codes": "E0601"}'],
+            r":1: 'expected_codes' is required",
+        ),
+        (['{"id": "a", "question": "q", "expected_codes": [], "kind": "x"}'], r":1: kind must be"),
+        (['{"id": "a", "question": "q", "expected_codes": []}'] * 2, r":2: duplicate id 'a'"),
+        (["[1, 2]"], r":1: each line must be a JSON object"),
+        ([""], "no questions"),
+    ],
+)
+def test_bad_sets_name_file_and_line(tmp_path: Path, lines, message):
+    with pytest.raises(UsageError, match=message):
+        read_set(_write(tmp_path, lines))
+
+
+def test_good_set_reads(tmp_path: Path):
+    item = {"id": "a", "question": "cpap", "expected_codes": ["E0601"], "kind": "description"}
+    assert read_set(_write(tmp_path, [json.dumps(item)])) == [item]
+
+
+def test_drug_questions_pool_routes_and_ask_brands_by_name():
+    entries = [
+        DrugEntry("Abatacept", "10 mg", ("IV",), ("J0129",), "t", 1),
+        DrugEntry("Abatacept", "10 mg", ("SC",), ("J9999",), "t", 2),
+        DrugEntry("Orencia", "10 mg", ("IV",), ("J0129",), "t", 3, see="Abatacept"),
+        DrugEntry("Gone drug", "1 mg", ("IV",), ("J0000",), "t", 4),
+    ]
+    questions = drug_questions(entries, {"J0129", "J9999"})
+    assert [q["question"] for q in questions] == [
+        "HCPCS code for Abatacept, 10 mg",
+        "HCPCS code for Orencia, 10 mg",
+    ]
+    assert questions[0]["expected_codes"] == ["J0129", "J9999"]
+    assert questions[1]["tags"] == ["table-of-drugs", "brand-see"]

@@ -1,0 +1,155 @@
+"""The hybrid retriever and the answer composer on the fixture corpus (deterministic embedder)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from assistant import store
+from assistant.answer import AskOptions, Conversation, ask, clean_question
+from assistant.config import Settings
+from assistant.corpus.sources import fetch, load_sources
+from assistant.embeddings import HashEmbedder
+from assistant.errors import UsageError
+from assistant.lc import HcpcsRetriever
+from assistant.retrieval import Filters, Retriever
+from tests.fixture_corpus import write_corpus
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
+    root = tmp_path_factory.mktemp("retrieval")
+    mirror, manifest = write_corpus(root)
+    fetch(load_sources(manifest), root / "raw", mirror)
+    settings = Settings.from_env(
+        {
+            "HCPCS_CORPUS_DIR": str(root / "raw"),
+            "HCPCS_INDEX_DIR": str(root / "index"),
+            "HCPCS_SOURCES": str(manifest),
+            "HCPCS_MODEL": "hash-embedder",
+        }
+    )
+    store.build_index(settings, embedder=HashEmbedder())
+    return Retriever(settings, embedder=HashEmbedder()).load()
+
+
+def codes(result) -> list[str]:
+    return [h.record.code for h in result.hits]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what does E0601 mean?", [("E0601", "code")]),
+        ("e0601 and E0562", [("E0601", "code"), ("E0562", "code")]),
+        ("when do I use modifier KX", [("KX", "modifier")]),
+        ("is -KX needed here", [("KX", "modifier")]),
+        ("kx modifier", [("KX", "modifier")]),
+        ("E9999 is not a real code", []),
+        ("is it ok to bill", []),
+    ],
+)
+def test_mentions(retriever: Retriever, question, expected):
+    assert [(m.code, m.kind) for m in retriever.mentions(question)] == expected
+
+
+def test_exact_code_ranks_first_in_every_mode_that_reads_words(retriever: Retriever):
+    assert codes(retriever.search("what is E0194?"))[0] == "E0194"
+    assert codes(retriever.search("cpap w/ heated humidifier", mode="bm25"))[0] == "E0562"
+
+
+def test_shorthand_meets_descriptor(retriever: Retriever):
+    assert codes(retriever.search("CPAP machine", mode="bm25"))[0] == "E0601"
+
+
+def test_filters(retriever: Retriever):
+    assert "A4397" not in codes(retriever.search("irrigation sleeve", Filters(status="active")))
+    assert codes(retriever.search("irrigation sleeve", Filters(status="terminated"))) == ["A4397"]
+    assert set(codes(retriever.search("humidifier device", Filters(sections=("A",))))) <= {"A4397"}
+    modifiers = retriever.search("requirements met", Filters(kinds=("modifier",)))
+    assert [h.record.kind for h in modifiers.hits] == ["modifier"]
+    older = retriever.search("airway pressure device", Filters(release="2098-01"))
+    assert older.release == "2098-01" and "E0562" not in codes(older)
+    by_date = retriever.search("airway pressure device", Filters(date_of_service=date(2098, 6, 1)))
+    assert by_date.release == "2098-01"
+    with pytest.raises(UsageError, match="unknown release"):
+        retriever.search("x", Filters(release="1900-01"))
+    with pytest.raises(UsageError):
+        Filters(status="maybe")
+    with pytest.raises(UsageError):
+        retriever.search("x", mode="magic")
+
+
+def test_terminated_code_ranks_behind_current_ones(retriever: Retriever):
+    hits = retriever.search("supply each device").hits
+    terminated = [n for n, h in enumerate(hits) if h.record.termination_date]
+    assert all(h.score > 0 for h in hits)
+    assert hits[0].record.termination_date is None or not terminated
+
+
+def test_answer_names_code_quotes_descriptor_and_cites_coverage(retriever: Retriever):
+    answer, _ = ask(retriever, "what is E0601?")
+    assert answer.codes[0].code == "E0601"
+    assert '"Continuous positive airway pressure (cpap) device"' in answer.text
+    assert "CMS HCPCS 2099-01" in answer.text
+    assert "coverage" in answer.notices
+    assert any("does not, of itself, determine coverage" in c.text for c in answer.citations)
+    assert any(c.source == "CMS HCPCS 2099-01" and c.locator == "E0601" for c in answer.citations)
+
+
+def test_terminated_and_date_of_service(retriever: Retriever):
+    answer, _ = ask(retriever, "is A4397 still valid?")
+    assert "terminated" in answer.notices
+    assert "terminated on 2021-12-31" in answer.text
+    later = AskOptions(filters=Filters(date_of_service=date(2099, 3, 1)))
+    answer, _ = ask(retriever, "A4397", options=later)
+    assert "not valid for a date of service of 2099-03-01" in answer.text
+
+
+def test_noc_label(retriever: Retriever):
+    answer, _ = ask(retriever, "E1399")
+    assert "noc" in answer.notices and "Not otherwise classified" in answer.text
+
+
+def test_product_agnostic_notice(retriever: Retriever):
+    answer, _ = ask(retriever, "the manufacturer rep says CMS assigned our device code E0601")
+    assert "product-agnostic" in answer.notices
+    assert any("product-agnostic" in c.text for c in answer.citations)
+
+
+def test_no_evidence_names_no_code(retriever: Retriever):
+    answer, _ = ask(retriever, "qwxz zzkj")
+    assert answer.notices == ("no-evidence",)
+    assert answer.codes == ()
+
+
+def test_follow_up_uses_the_previous_turn(retriever: Retriever):
+    first, convo = ask(retriever, "cpap device")
+    assert first.codes[0].code == "E0601"
+    second, convo = ask(retriever, "what about the heated humidifier for it?", convo)
+    assert second.codes[0].code == "E0562"
+    assert len(convo.turns) == 2
+    # The same words with no history are answered on their own.
+    alone, _ = ask(retriever, "what about the heated humidifier for it?", Conversation())
+    assert "follow-up" not in alone.text
+
+
+def test_question_cleaning():
+    text, remarks = clean_question("  cpap\x00\x1b machine \n\t ")
+    assert text == "cpap machine" and remarks == []
+    text, remarks = clean_question("x" * 400_000)
+    assert len(text) == 2000 and "first 2,000" in remarks[0]
+
+
+def test_empty_question_is_a_usage_error(retriever: Retriever):
+    with pytest.raises(UsageError, match="empty"):
+        ask(retriever, " \x00 \n")
+
+
+def test_langchain_retriever(retriever: Retriever):
+    lc = HcpcsRetriever(retriever=retriever, k=3)
+    docs = lc.invoke("heated humidifier for positive airway pressure")
+    assert docs[0].metadata["code"] == "E0562"
+    assert docs[0].page_content == "Humidifier, heated, used with positive airway pressure device"
+    assert docs[0].metadata["source"] == "CMS HCPCS 2099-01"
