@@ -393,6 +393,33 @@ def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
     click.echo(f"{len(questions)} questions written to {out}")
 
 
+# --------------------------------------------------------------------------- bench
+
+DEFAULT_BENCH_SET = Path(__file__).resolve().parent.parent / "evals" / "coder.jsonl"
+
+
+@cli.command()
+@click.option(
+    "--set",
+    "set_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_BENCH_SET,
+    show_default="evals/coder.jsonl",
+    help="Question set whose questions are timed.",
+)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+def bench(ctx: click.Context, set_path: Path, threads: int, as_json: bool) -> None:
+    """Measure warm answer latency (p50/p95), cold lookup and ask, throughput and memory."""
+    from assistant.bench import format_bench, run_bench
+    from assistant.evals import read_set
+
+    questions = [q["question"] for q in read_set(set_path)]
+    figures = run_bench(_settings(ctx), questions, threads=threads)
+    click.echo(json.dumps(figures, indent=2) if as_json else format_bench(figures))
+
+
 class _Progress:
     """A progress bar on stderr, one per stage, drawn only on a terminal."""
 

@@ -118,6 +118,9 @@ class Retriever:
             self.lexical = store.load_lexical(self.directory)
             # Lexical index and record store are built from the same documents, in any order.
             self.lex_to_doc = [self.doc_pos[i] for i in self.lexical.ids]
+            self.passage_lex = {
+                n for n, pos in enumerate(self.lex_to_doc) if self.doc_kind[pos] == "passage"
+            }
             self.records: dict[tuple[str, str], list[CodeRecord]] = {}
             for rec in self.book.all_codes():
                 self.records.setdefault((rec.kind, rec.code), []).append(rec)
@@ -254,13 +257,8 @@ class Retriever:
     def passages(self, query: str, k: int = 3) -> list[Hit]:
         """Guidance passages for a question, by BM25 over passages only."""
         self.load()
-        allowed = {
-            n
-            for n, doc in enumerate(self.lexical.ids)
-            if self.doc_kind[self.lex_to_doc[n]] == "passage"
-        }
         out = []
-        for n, score in self.lexical.top(query, k, allowed=allowed):
+        for n, score in self.lexical.top(query, k, allowed=self.passage_lex):
             passage = self.passage_by_id[self.doc_ref[self.lex_to_doc[n]]]
             out.append(Hit(record=passage, score=score, via=("bm25",)))
         return out

@@ -1,0 +1,114 @@
+"""`hcpcs bench`: the project's speed and memory figures, measured and printed.
+
+Warm answers run in this process over a question set; cold figures start fresh processes of
+the installed `hcpcs` command, as a coder would.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def _cold(args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (MB) and exit code of one fresh `hcpcs` process."""
+    exe = Path(sys.executable).with_name("hcpcs")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant"]
+    started = time.perf_counter()
+    proc = subprocess.run(command + args, env=env, capture_output=True, check=False)
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, round(usage.ru_maxrss / 1024), proc.returncode
+
+
+def run_bench(
+    settings: Settings, questions: list[str], threads: int = 8, repeat_cold: int = 3
+) -> dict[str, Any]:
+    from assistant.answer import ask
+    from assistant.service import load_retriever
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "HF_HUB_OFFLINE": "1",
+            "HCPCS_CORPUS_DIR": str(settings.corpus_dir),
+            "HCPCS_INDEX_DIR": str(settings.index_dir),
+        }
+    )
+    if settings.chroma_url:
+        env["HCPCS_CHROMA_URL"] = settings.chroma_url
+
+    lookup = [_cold(["lookup", "E0601"], env) for _ in range(repeat_cold)]
+    cold_ask = [_cold(["ask", "cpap machine for sleep apnea"], env) for _ in range(repeat_cold)]
+    failed = [r for r in lookup + cold_ask if r[2] != 0]
+    if failed:
+        from assistant.errors import HcpcsError
+
+        raise HcpcsError("a cold `hcpcs` run failed; check `hcpcs index status`")
+
+    started = time.perf_counter()
+    retriever = load_retriever(settings)
+    ask(retriever, "warm up the model")
+    load_seconds = time.perf_counter() - started
+
+    latencies = []
+    for question in questions:
+        t0 = time.perf_counter()
+        ask(retriever, question)
+        latencies.append((time.perf_counter() - t0) * 1000)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda q: ask(retriever, q), questions))
+    threaded_seconds = time.perf_counter() - t0
+
+    return {
+        "questions": len(questions),
+        "warm_answer_ms": {
+            "p50": round(percentile(latencies, 50), 1),
+            "p95": round(percentile(latencies, 95), 1),
+            "mean": round(statistics.fmean(latencies), 1),
+            "max": round(max(latencies), 1),
+        },
+        "cold_lookup_s": round(statistics.median(r[0] for r in lookup), 3),
+        "cold_ask_s": round(statistics.median(r[0] for r in cold_ask), 3),
+        "load_seconds": round(load_seconds, 2),
+        "threads": threads,
+        "threaded_questions_per_s": round(len(questions) / threaded_seconds, 1),
+        "peak_rss_mb": {
+            "bench_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "cold_processes": max(r[1] for r in lookup + cold_ask),
+        },
+    }
+
+
+def format_bench(figures: dict[str, Any]) -> str:
+    w = figures["warm_answer_ms"]
+    return "\n".join(
+        [
+            f"warm question -> answer over {figures['questions']} questions: p50 {w['p50']} ms, "
+            f"p95 {w['p95']} ms (mean {w['mean']}, max {w['max']})",
+            f"cold `hcpcs lookup E0601`: {figures['cold_lookup_s']} s",
+            f"cold `hcpcs ask`: {figures['cold_ask_s']} s",
+            f"load (index, BM25, model) in a warm process: {figures['load_seconds']} s",
+            f"{figures['threads']} threads: {figures['threaded_questions_per_s']} questions/s",
+            f"peak memory: {figures['peak_rss_mb']['bench_process']} MB (bench process), "
+            f"{figures['peak_rss_mb']['cold_processes']} MB (largest cold process)",
+        ]
+    )
