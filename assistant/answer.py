@@ -15,7 +15,7 @@ from assistant.retrieval import Filters, Result, Retriever
 
 NOTICES = ("coverage", "product-agnostic", "terminated", "noc", "no-evidence")
 MAX_QUESTION_CHARS = 2000  # longer questions are answered on their first 2,000 characters
-EVIDENCE_THRESHOLD = 0.45  # below this, and with no code named, nothing is relevant enough
+EVIDENCE_THRESHOLD = 0.30  # below this, with no code named, nothing is relevant enough to name
 
 # Guidance statements each notice rests on, found by their words in the loaded corpus.
 COVERAGE_PHRASES = (

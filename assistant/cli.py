@@ -378,15 +378,23 @@ def eval_retrieval(
 @click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
 def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
-    """Write the question set generated from the Table of Drugs (name and unit -> code) to OUT."""
+    """Write the question set generated from the Table of Drugs (name and unit -> code) to OUT.
+
+    Only codes active in the newest release are expected answers.
+    """
     from assistant import store
     from assistant.codebook import Codebook
     from assistant.evals import drug_questions
 
-    directory, _ = store.check_current(_settings(ctx))
+    directory, manifest = store.check_current(_settings(ctx))
     book = Codebook(directory / "records.sqlite")
-    known = {r.code for r in book.all_codes() if r.kind == "code"}
-    questions = drug_questions(book.drugs(), known)
+    newest = manifest["newest_release"]
+    active = {
+        r.code
+        for r in book.all_codes()
+        if r.kind == "code" and r.release == newest and r.termination_date is None
+    }
+    questions = drug_questions(book.drugs(), active)
     out.write_text(
         "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
     )

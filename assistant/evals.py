@@ -118,17 +118,18 @@ def format_retrieval(report: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def drug_questions(drugs, known_codes: set[str]) -> list[dict[str, Any]]:
+def drug_questions(drugs, active_codes: set[str]) -> list[dict[str, Any]]:
     """The Table of Drugs as a question set: "drug name, unit" -> the entry's code(s).
 
-    Mechanical: one question per distinct (name, unit) with at least one code that a loaded
-    release contains; entries sharing a name and unit (different routes) pool their codes,
+    Mechanical: one question per distinct (name, unit) with at least one code still active in
+    the newest release (the 2019 table names many codes CMS has since terminated, and the
+    right answer today is not a terminated code); entries sharing a name and unit (different routes) pool their codes,
     since the question does not name the route. ``see`` lines (brand -> generic) ask by the
     brand name and expect the generic's codes.
     """
     pooled: dict[tuple[str, str], dict[str, Any]] = {}
     for entry in drugs:
-        codes = [c for c in entry.codes if c in known_codes]
+        codes = [c for c in entry.codes if c in active_codes]
         if not codes:
             continue
         key = (entry.name.casefold(), entry.unit.casefold())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.text import tokenize
+from assistant.text import tokenize, weighted_tokens
 
 
 @dataclass
@@ -34,11 +34,13 @@ class Lexical:
                 postings.setdefault(term, []).append((n, tf))
         return cls(ids, dict(bm25.idf), postings, list(bm25.doc_len), bm25.avgdl, bm25.k1, bm25.b)
 
-    def scores(self, query_tokens: list[str], allowed: set[int] | None = None) -> dict[int, float]:
-        """BM25 score of every document that shares a term with the query."""
+    def scores(
+        self, query_tokens: list[tuple[str, float]], allowed: set[int] | None = None
+    ) -> dict[int, float]:
+        """BM25 score of every document that shares a term with the query (terms weighted)."""
         out: dict[int, float] = {}
         k1, b, avgdl = self.k1, self.b, self.avgdl
-        for term in dict.fromkeys(query_tokens):
+        for term, weight in query_tokens:
             idf = self.idf.get(term)
             if idf is None:
                 continue
@@ -46,10 +48,12 @@ class Lexical:
                 if allowed is not None and n not in allowed:
                     continue
                 norm = tf * (k1 + 1) / (tf + k1 * (1 - b + b * self.doc_len[n] / avgdl))
-                out[n] = out.get(n, 0.0) + idf * norm
+                out[n] = out.get(n, 0.0) + weight * idf * norm
         return out
 
-    def top(self, query: str, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
+    def top(
+        self, query: str, k: int, allowed: set[int] | None = None, context: str = ""
+    ) -> list[tuple[int, float]]:
         """The ``k`` best documents (index, score), ties broken by document order."""
-        scored = self.scores(tokenize(query), allowed)
+        scored = self.scores(weighted_tokens(query, context), allowed)
         return sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]

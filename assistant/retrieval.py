@@ -18,11 +18,11 @@ from assistant.codebook import Codebook, ReleaseInfo
 from assistant.config import Settings
 from assistant.errors import UsageError
 from assistant.records import CodeRecord, Hit, Passage
-from assistant.text import expand, tokenize
+from assistant.text import ABBREVIATIONS, expand, tokenize
 
 MODES = ("hybrid", "bm25", "dense")
 KINDS = ("code", "modifier", "drug", "crosswalk", "passage")
-RRF_K = 10  # small: the first few ranks of each list should count for much more than the tail
+LEXICAL_WEIGHT = 0.5  # share of BM25 in the fused score (the rest is the dense similarity)
 CANDIDATES = 60  # documents taken from each list before fusion
 
 _CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Va-v]\d{4})(?![A-Za-z0-9])")
@@ -31,6 +31,8 @@ _MODIFIER_PATTERNS = [
     re.compile(r"(?<![A-Za-z0-9])-?([A-Za-z0-9]{2})[\s-]+modifiers?\b", re.IGNORECASE),
     re.compile(r"(?:^|[\s(,])-([A-Za-z0-9]{2})(?![A-Za-z0-9])"),
 ]
+_MODIFIER_WORD = re.compile(r"\bmodifiers?\b", re.IGNORECASE)
+_BARE_CAPS = re.compile(r"(?<![A-Za-z0-9-])([A-Z][A-Z0-9]|[0-9][A-Z])(?![A-Za-z0-9])")
 # Two-character words that are also ordinary English: only taken as a modifier when spelled
 # in capitals next to a hyphen or the word "modifier".
 _COMMON_WORDS = frozenset(
@@ -77,6 +79,39 @@ class Result:
     mentions: list[Mention]
     evidence: float  # 0..1: how well the best hit is supported (for no-evidence decisions)
     brands: list[str] = field(default_factory=list)  # drug brand names the question names
+
+
+def fuse(
+    lexical: dict[tuple[str, str], float], dense: dict[tuple[str, str], float]
+) -> dict[tuple[str, str], float]:
+    """Fuse per-code scores of the two lists into one 0..1 score.
+
+    Each list is scaled so that its best candidate is 1 (BM25 by its top score; similarities
+    over the candidates' range), then the two are averaged with weights. Scores, not ranks: a name that
+    only one document contains (a brand, a drug) keeps its large BM25 margin instead of being
+    flattened to "rank 1".
+    """
+    parts = []
+    for weight, scores, floor in (
+        (LEXICAL_WEIGHT, lexical, 0.0),
+        (1.0 - LEXICAL_WEIGHT, dense, None),
+    ):
+        if not scores:
+            continue
+        top = max(scores.values())
+        # BM25 scores start at 0: scale by the best. Similarities crowd together: stretch the
+        # candidates' own range. A lone candidate is the best of its list.
+        low = min(scores.values()) if floor is None else floor
+        span = top - low
+        scaled = {key: (value - low) / span if span > 0 else 1.0 for key, value in scores.items()}
+        parts.append((weight, scaled))
+    if len(parts) == 1:  # one retriever alone: its own scale
+        return dict(parts[0][1])
+    out: dict[tuple[str, str], float] = {}
+    for weight, scaled in parts:
+        for key, value in scaled.items():
+            out[key] = out.get(key, 0.0) + weight * value
+    return out
 
 
 class Retriever:
@@ -171,6 +206,13 @@ class Retriever:
                 if raw.lower() in _COMMON_WORDS and not raw.isupper():
                     continue
                 found.append(Mention(code, "modifier"))
+        # A bare modifier in capitals ("what does GA mean?"): only in a short question or one
+        # that speaks of modifiers, and never a capitalised shorthand such as IV or PT.
+        if len(question.split()) <= 5 or re.search(r"\bmodifiers?\b", question, re.I):
+            for m in _BARE_CAPS.finditer(question):
+                code = m.group(1)
+                if code in self.known_modifiers and code.lower() not in ABBREVIATIONS:
+                    found.append(Mention(code, "modifier"))
         return list(dict.fromkeys(found))
 
     def search(
@@ -187,50 +229,40 @@ class Retriever:
         self.load()
         release = self.release_for(filters)
         mentions = self.mentions(question) if mode == "hybrid" else []
+        # A question that says "modifier" is after a modifier: codes rank behind modifiers, and
+        # the word itself is left out of the search (descriptors such as "Demonstration
+        # modifier 3" would otherwise match it best).
+        wants_modifier = mode == "hybrid" and bool(_MODIFIER_WORD.search(question))
+        if wants_modifier:
+            question = " ".join(_MODIFIER_WORD.sub(" ", question).split()) or question
         query = f"{question} {context}".strip() if context else question
 
-        lists: list[tuple[float, list[int]]] = []
         lex_ranked: list[tuple[int, float]] = []
         dense_ranked: list[tuple[int, float]] = []
         if mode in ("hybrid", "bm25"):
             lex_ranked = [
-                (self.lex_to_doc[n], s) for n, s in self.lexical.top(query, CANDIDATES * 3)
+                (self.lex_to_doc[n], s)
+                for n, s in self.lexical.top(question, CANDIDATES * 3, context=context)
             ]
-            lists.append((1.0, [n for n, _s in lex_ranked]))
         if mode in ("hybrid", "dense"):
             dense_ranked = self._dense(expand(query), CANDIDATES * 2)
-            lists.append((1.0, [n for n, _s in dense_ranked]))
-
-        fused: dict[tuple[str, str], float] = {}
-        for weight, ranked in lists:
-            seen: set[tuple[str, str]] = set()
-            rank = 0
-            for n in ranked:
-                targets = self._targets(n)
-                if not targets:
-                    continue
-                rank += 1
-                for target in targets:
-                    if target in seen:
-                        continue
-                    seen.add(target)
-                    fused[target] = fused.get(target, 0.0) + weight / (RRF_K + rank)
-                if rank >= CANDIDATES:
-                    break
+        lex_codes = self._by_code(lex_ranked)
+        dense_codes = self._by_code(dense_ranked)
+        fused = fuse(lex_codes, dense_codes)
         for mention in mentions:
-            fused[(mention.kind, mention.code)] = fused.get((mention.kind, mention.code), 0.0) + 1.0
+            fused[(mention.kind, mention.code)] = fused.get((mention.kind, mention.code), 0.0) + 2.0
+        # A drug named by a brand that the CMS crosswalk or Table of Drugs lists points at its
+        # code as surely as the code itself would.
         asked = set(tokenize(question))
-        brands = [
-            name
-            for name in (self._brand(n) for n, _s in lex_ranked[:3])
-            if name and set(tokenize(name)) <= asked
-        ]
+        brands = []
+        for n, _s in lex_ranked[:3]:
+            name = self._brand(n)
+            if name and set(tokenize(name)) <= asked:
+                brands.append(name)
+                for target in self._targets(n):
+                    fused[target] = fused.get(target, 0.0) + 1.0
 
         mentioned = {(m.kind, m.code) for m in mentions}
-        # A question that says "modifier" is after a modifier: codes rank behind modifiers.
-        wants_modifier = mode == "hybrid" and bool(re.search(r"\bmodifiers?\b", question, re.I))
-        lex_codes = {t for n, _s in lex_ranked[:CANDIDATES] for t in self._targets(n)}
-        dense_codes = {t for n, _s in dense_ranked[:CANDIDATES] for t in self._targets(n)}
         hits = []
         for (kind, code), score in fused.items():
             record = self._record_in(kind, code, release)
@@ -272,6 +304,17 @@ class Retriever:
         return found[-1] if found else None
 
     # ------------------------------------------------------------------ internals
+
+    def _by_code(self, ranked: list[tuple[int, float]]) -> dict[tuple[str, str], float]:
+        """Best document score per (kind, code), over the first CANDIDATES codes of a list."""
+        out: dict[tuple[str, str], float] = {}
+        for n, score in ranked:
+            for target in self._targets(n):
+                if target not in out:
+                    out[target] = score
+            if len(out) >= CANDIDATES:
+                break
+        return out
 
     def _dense(self, query: str, n: int) -> list[tuple[int, float]]:
         vector = self._embedder.embed([query])

@@ -217,7 +217,9 @@ def build_index(
         collection = client.create_collection(
             collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
-        _embed_into(collection, documents, embedder, report, lap)
+        reuse = _previous_vectors(settings, embedder, {d.id for d in documents})
+        lap("reuse")
+        _embed_into(collection, documents, embedder, report, lap, reuse)
 
         releases = [
             {
@@ -265,6 +267,7 @@ def build_index(
         }
         manifest["build_seconds"] = round(time.perf_counter() - started, 2)
         manifest["stage_seconds"] = stages
+        manifest["reused_vectors"] = len(reuse)
         manifest["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         del collection
@@ -281,15 +284,46 @@ def build_index(
     return manifest
 
 
-def _embed_into(collection, documents, embedder, report: Progress, lap) -> None:
-    """Embed each distinct text once, then add every document's vector to the collection.
+def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
+    """Vectors of the current build that the new one can keep: same model, same document id.
+
+    Document ids are hashes of their content, so an unchanged document has an unchanged id and
+    its vector can be copied instead of recomputed. Anything odd about the old index (stale
+    format, unreadable, another model) means nothing is reused.
+    """
+    try:
+        directory = build_dir(settings)
+        manifest = read_manifest(directory)
+        model = manifest.get("model", {})
+        if (model.get("name"), model.get("version")) != (embedder.name, embedder.version):
+            return {}
+        if manifest.get("chroma", {}).get("url") != settings.chroma_url:
+            return {}
+        collection = open_collection(settings, directory, manifest)
+        ids = sorted(wanted)
+        out: dict[str, list[float]] = {}
+        for start in range(0, len(ids), 4096):
+            got = collection.get(ids=ids[start : start + 4096], include=["embeddings"])
+            for doc_id, vector in zip(got["ids"], got["embeddings"], strict=True):
+                out[doc_id] = [float(x) for x in vector]
+        return out
+    except Exception:  # any fault in the old index only costs the time to embed again
+        return {}
+
+
+def _embed_into(
+    collection, documents, embedder, report: Progress, lap, reuse: dict[str, list[float]]
+) -> None:
+    """Embed each distinct new text once, then add every document's vector to the collection.
+
+    Vectors of unchanged documents come from the previous build (``reuse``).
 
     Texts go to the model in order of length, so its batches are evenly padded. Chroma gets
     vectors and metadata only: the texts live in records.sqlite, and Chroma's full-text index
     of documents would cost a third of the insert time for nothing.
     """
-    texts = sorted({d.text for d in documents}, key=lambda t: (len(t), t))
-    vectors: dict[str, list[float]] = {}
+    vectors: dict[str, list[float]] = {d.text: reuse[d.id] for d in documents if d.id in reuse}
+    texts = sorted({d.text for d in documents} - vectors.keys(), key=lambda t: (len(t), t))
     chunk_size = 1024
     for start in range(0, len(texts), chunk_size):
         chunk = texts[start : start + chunk_size]

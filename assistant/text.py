@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-TOKENIZER_VERSION = "tok-3"
+TOKENIZER_VERSION = "tok-6"
 
 # Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
 # General vocabulary of the field, never tied to one code.
@@ -75,10 +75,7 @@ ABBREVIATIONS: dict[str, str] = {
     "mo": "month",
     "mos": "month",
     "yr": "year",
-    "mg": "mg milligram",
-    "mcg": "mcg microgram",
-    "ml": "ml milliliter",
-    "cc": "ml milliliter",
+    "cc": "ml",
     "oz": "ounce",
     "lb": "pound",
     "lbs": "pound",
@@ -146,32 +143,77 @@ def _stem(token: str) -> str:
     return token
 
 
+NEGATIONS = frozenset({"without", "w/o", "wo", "no", "not", "non", "excluding", "except"})
+NEGATION_SCOPE = 4  # content words a negation reaches, within its clause
+_CLAUSE = re.compile(r"[,;:()\[\]]|\bbut\b|\bor\b")
+
+
 def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     """Normalised tokens: lower-cased, shorthand spelled out, light-stemmed, stopwords dropped.
 
     Hyphenated and slashed compounds are kept whole *and* split (``x-ray`` -> ``x-ray``, ``x``,
-    ``ray``), so both spellings meet.
+    ``ray``), so both spellings meet. Words under a negation ("without wheels", "no mattress",
+    "non-heated", "not the heated kind") become ``no_wheel``, ``no_mattress``, ``no_heated``:
+    they match the same negation on the other side, never the plain word.
     """
     out: list[str] = []
-    for raw in _SPLIT.findall(text.casefold()):
-        expanded = ABBREVIATIONS.get(raw) or ABBREVIATIONS.get(_stem(raw))
-        words = expanded.split() if expanded else [raw]
-        for word in words:
-            parts = [word]
-            if word.startswith("non-") and "/" not in word:
-                # "non-heated" must not match "heated": keep it whole, and as "nonheated".
-                parts.append(word.replace("-", ""))
-            elif ("-" in word or "/" in word) and not _NUMBER.match(word):
-                parts += [p for p in re.split(r"[-/]", word) if p]
-            for part in parts:
-                if part in ABBREVIATIONS and part != word:
-                    parts_expanded = ABBREVIATIONS[part].split()
-                else:
-                    parts_expanded = [part]
-                for p in parts_expanded:
+    for clause in _CLAUSE.split(text.casefold()):
+        negated = 0
+        previous = ""
+        for raw in _SPLIT.findall(clause):
+            if raw in NEGATIONS or (raw == "than" and previous == "other"):
+                if previous == "other" and out and out[-1] == "other":
+                    out.pop()
+                previous = raw
+                out.append("without")
+                negated = NEGATION_SCOPE
+                continue
+            previous = raw
+            expanded = ABBREVIATIONS.get(raw) or ABBREVIATIONS.get(_stem(raw))
+            for word in expanded.split() if expanded else [raw]:
+                if word.startswith("non-") and len(word) > 4:
+                    out.append("without")
+                    negated = NEGATION_SCOPE
+                    word = word[4:]
+                for p in _parts(word):
                     if drop_stopwords and p in STOPWORDS:
                         continue
-                    out.append(_stem(p))
+                    if negated:
+                        out.append("no_" + _stem(p))
+                        negated -= 1
+                    else:
+                        out.append(_stem(p))
+    return out
+
+
+_FOR = re.compile(r"\bfor\b", re.IGNORECASE)
+
+
+def weighted_tokens(question: str, context: str = "") -> list[tuple[str, float]]:
+    """Question tokens with weights: what names the item counts fully; what follows its first
+    "for" ("heated humidifier for CPAP", "filters for a CPAP machine") and any conversation
+    context count half, so the item outranks what it is used with."""
+    parts = _FOR.split(question, maxsplit=1)
+    head = parts[0]
+    tail = parts[1] if len(parts) > 1 else ""
+    if not tokenize(head):  # "for a CPAP, what mask..." : nothing before "for" names the item
+        head, tail = question, ""
+    out: dict[str, float] = {}
+    for weight, text in ((1.0, head), (0.5, tail), (0.5, context)):
+        for token in tokenize(text):
+            out[token] = max(out.get(token, 0.0), weight)
+    return list(out.items())
+
+
+def _parts(word: str) -> list[str]:
+    """A word, plus the pieces of a hyphenated or slashed compound, shorthand spelled out."""
+    parts = [word]
+    if ("-" in word or "/" in word) and not _NUMBER.match(word):
+        parts += [p for p in re.split(r"[-/]", word) if p]
+    out = []
+    for part in parts:
+        expanded = ABBREVIATIONS.get(part) if part != word else None
+        out.extend(expanded.split() if expanded else [part])
     return out
 
 

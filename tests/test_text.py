@@ -6,7 +6,7 @@ from assistant.text import expand, tokenize
 
 
 def test_shorthand_is_spelled_out():
-    assert tokenize("Walker w/o seat") == ["walker", "without", "seat"]
+    assert tokenize("Walker w/o seat") == ["walker", "without", "no_seat"]
     assert tokenize("O2 concentrator, ea") == ["oxygen", "concentrator", "each"]
     assert "ankle" in tokenize("bilat AFOs")
 
@@ -18,7 +18,12 @@ def test_plurals_meet_singulars():
 
 def test_negated_compound_does_not_match_its_root():
     tokens = tokenize("Humidifier, non-heated")
-    assert "heated" not in tokens and "nonheated" in tokens
+    assert "heated" not in tokens and "no_heated" in tokens
+    assert tokenize("walker w/o wheels") == tokenize("Walker, without wheels")
+    assert "wheel" not in tokenize("Walker, heavy duty, without wheels, rigid or folding")
+    assert "folding" in tokenize("Walker, heavy duty, without wheels, rigid or folding")
+    assert "no_mattress" in tokenize("hospital bed with rails, no mattress")
+    assert "no_mattress" in tokenize("Hospital bed, with any type side rails, without mattress")
     assert "x-ray" in tokenize("x-ray") and "ray" in tokenize("x-ray")
 
 
