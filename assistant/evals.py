@@ -123,9 +123,9 @@ def drug_questions(drugs, active_codes: set[str]) -> list[dict[str, Any]]:
 
     Mechanical: one question per distinct (name, unit) with at least one code still active in
     the newest release (the 2019 table names many codes CMS has since terminated, and the
-    right answer today is not a terminated code); entries sharing a name and unit (different routes) pool their codes,
-    since the question does not name the route. ``see`` lines (brand -> generic) ask by the
-    brand name and expect the generic's codes.
+    right answer today is not a terminated code); entries sharing a name and unit (different
+    routes) pool their codes, since the question does not name the route. ``see`` lines
+    (brand -> generic) ask by the brand name and expect the generic's codes.
     """
     pooled: dict[tuple[str, str], dict[str, Any]] = {}
     for entry in drugs:

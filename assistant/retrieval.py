@@ -87,9 +87,9 @@ def fuse(
     """Fuse per-code scores of the two lists into one 0..1 score.
 
     Each list is scaled so that its best candidate is 1 (BM25 by its top score; similarities
-    over the candidates' range), then the two are averaged with weights. Scores, not ranks: a name that
-    only one document contains (a brand, a drug) keeps its large BM25 margin instead of being
-    flattened to "rank 1".
+    over the candidates' range), then the two are averaged with weights. Scores, not ranks: a
+    name that only one document contains (a brand, a drug) keeps its large BM25 margin instead
+    of being flattened to "rank 1".
     """
     parts = []
     for weight, scores, floor in (
