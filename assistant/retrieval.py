@@ -22,7 +22,7 @@ from assistant.text import ABBREVIATIONS, expand, tokenize
 
 MODES = ("hybrid", "bm25", "dense")
 KINDS = ("code", "modifier", "drug", "crosswalk", "passage")
-LEXICAL_WEIGHT = 0.5  # share of BM25 in the fused score (the rest is the dense similarity)
+LEXICAL_WEIGHT = 0.6  # share of BM25 in the fused score (the rest is the dense similarity)
 CANDIDATES = 60  # documents taken from each list before fusion
 
 _CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Va-v]\d{4})(?![A-Za-z0-9])")
@@ -174,7 +174,13 @@ class Retriever:
     # ------------------------------------------------------------------ public
 
     def release_for(self, filters: Filters) -> str:
-        """The release a question is answered from: asked for, in force on the date, or newest."""
+        """The release a question is answered from: the one asked for, else the newest.
+
+        A date of service does not pick an older release: the newest one carries every code's
+        add and termination dates, which is what validity on a date is judged by (the release
+        in force on a 2024 date may not be loaded, and an older one does not know later
+        terminations).
+        """
         if filters.release is not None:
             known = [r.id for r in self.releases]
             if filters.release not in known:
@@ -182,11 +188,6 @@ class Retriever:
                     f"unknown release {filters.release!r} (loaded: {', '.join(known)})"
                 )
             return filters.release
-        if filters.date_of_service is not None:
-            in_force = [r for r in self.releases if r.effective <= filters.date_of_service]
-            if in_force:
-                return in_force[-1].id
-            return self.releases[0].id
         return self.newest
 
     def mentions(self, question: str) -> list[Mention]:
