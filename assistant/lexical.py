@@ -19,6 +19,7 @@ class Lexical:
     postings: dict[str, list[tuple[int, int]]]  # term -> [(doc index, term frequency)]
     doc_len: list[int]
     avgdl: float
+    terms: list[frozenset[str]]  # each document's distinct terms
     k1: float = 1.5
     b: float = 0.75
 
@@ -32,7 +33,10 @@ class Lexical:
         for n, freqs in enumerate(bm25.doc_freqs):
             for term, tf in freqs.items():
                 postings.setdefault(term, []).append((n, tf))
-        return cls(ids, dict(bm25.idf), postings, list(bm25.doc_len), bm25.avgdl, bm25.k1, bm25.b)
+        terms = [frozenset(freqs) for freqs in bm25.doc_freqs]
+        return cls(
+            ids, dict(bm25.idf), postings, list(bm25.doc_len), bm25.avgdl, terms, bm25.k1, bm25.b
+        )
 
     def scores(
         self, query_tokens: list[tuple[str, float]], allowed: set[int] | None = None

@@ -144,30 +144,36 @@ class Retriever:
                 return self
             from assistant import store
 
-            docs = self.book.documents()
-            self.doc_ids = [d[0] for d in docs]
-            self.doc_kind = [d[1] for d in docs]
-            self.doc_ref = [d[2] for d in docs]
-            self.doc_terms = [frozenset(tokenize(d[3])) for d in docs]
-            self.doc_pos = {doc_id: n for n, doc_id in enumerate(self.doc_ids)}
-            self.lexical = store.load_lexical(self.directory)
-            # Lexical index and record store are built from the same documents, in any order.
-            self.lex_to_doc = [self.doc_pos[i] for i in self.lexical.ids]
-            self.passage_lex = {
-                n for n, pos in enumerate(self.lex_to_doc) if self.doc_kind[pos] == "passage"
-            }
-            self.records: dict[tuple[str, str], list[CodeRecord]] = {}
-            for rec in self.book.all_codes():
-                self.records.setdefault((rec.kind, rec.code), []).append(rec)
-            self.drugs = {d.id: d for d in self.book.drugs()}
-            self.crosswalk = {c.id: c for c in self.book.crosswalk()}
-            self.passage_by_id = {p.id: p for p in self.book.passages()}
-            self.known_modifiers = {code for kind, code in self.records if kind == "modifier"}
             if self._embedder is None:
                 from assistant.embeddings import make_embedder
 
                 self._embedder = make_embedder(self.manifest["model"]["name"])
+            # The model loads (seconds: torch) while the lexical side and Chroma load here.
+            loading = threading.Thread(
+                target=self._embedder.load_query_encoder, name="load-query-encoder", daemon=True
+            )
+            loading.start()
+            docs = self.book.documents()
+            self.doc_ids = [d[0] for d in docs]
+            self.doc_kind = [d[1] for d in docs]
+            self.doc_ref = [d[2] for d in docs]
+            self.doc_pos = {doc_id: n for n, doc_id in enumerate(self.doc_ids)}
+            self.lexical = store.load_lexical(self.directory)
+            # Lexical index and record store are built from the same documents, in any order.
+            self.lex_to_doc = [self.doc_pos[i] for i in self.lexical.ids]
+            self.doc_to_lex = {pos: n for n, pos in enumerate(self.lex_to_doc)}
+            self.passage_lex = {
+                n for n, pos in enumerate(self.lex_to_doc) if self.doc_kind[pos] == "passage"
+            }
+            # Which codes exist is read now; their records on first use (most never are).
+            self.code_keys: frozenset[tuple[str, str]] = self.book.code_keys()
+            self._histories: dict[tuple[str, str], list[CodeRecord]] = {}
+            self.drugs = {d.id: d for d in self.book.drugs()}
+            self.crosswalk = {c.id: c for c in self.book.crosswalk()}
+            self.passage_by_id = {p.id: p for p in self.book.passages()}
+            self.known_modifiers = {code for kind, code in self.code_keys if kind == "modifier"}
             self.collection = store.open_collection(self.settings, self.directory, self.manifest)
+            loading.join()
             self._loaded = True
         return self
 
@@ -196,7 +202,7 @@ class Retriever:
         found: list[Mention] = []
         for m in _CODE_IN_TEXT.finditer(question):
             code = m.group(1).upper()
-            if ("code", code) in self.records:
+            if ("code", code) in self.code_keys:
                 found.append(Mention(code, "code"))
         for pattern in _MODIFIER_PATTERNS:
             for m in pattern.finditer(question):
@@ -318,8 +324,8 @@ class Retriever:
         return out
 
     def _dense(self, query: str, n: int) -> list[tuple[int, float]]:
-        vector = self._embedder.embed([query])
-        got = self.collection.query(query_embeddings=vector, n_results=n, include=["distances"])
+        vector = self._embedder.embed_query(query)
+        got = self.collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
         out = []
         for doc_id, dist in zip(got["ids"][0], got["distances"][0], strict=True):
             pos = self.doc_pos.get(doc_id)
@@ -355,8 +361,13 @@ class Retriever:
     def _record_in(self, kind: str, code: str, release: str) -> CodeRecord | None:
         """The code's record in ``release``, else its latest record before it (a code CMS
         dropped from later files); None for a code that did not exist yet."""
-        history = self.records.get((kind, code))
-        before = [r for r in history or () if r.release <= release]
+        key = (kind, code)
+        history = self._histories.get(key)
+        if history is None:
+            if key not in self.code_keys:
+                return None
+            history = self._histories[key] = self.book.history(code, kind)
+        before = [r for r in history if r.release <= release]
         return before[-1] if before else None
 
     def _passes(self, record: CodeRecord, filters: Filters) -> bool:
@@ -388,6 +399,7 @@ class Retriever:
         asked = set(tokenize(question))
         coverage = 0.0
         if asked and lex_ranked:
-            coverage = len(asked & self.doc_terms[lex_ranked[0][0]]) / len(asked)
+            terms = self.lexical.terms[self.doc_to_lex[lex_ranked[0][0]]]
+            coverage = len(asked & terms) / len(asked)
         similarity = dense_ranked[0][1] if dense_ranked else 0.0
         return round(0.5 * coverage + 0.5 * similarity, 3)

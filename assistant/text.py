@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-TOKENIZER_VERSION = "tok-6"
+TOKENIZER_VERSION = "tok-7"  # bump when the tokens or the lexical file change
 
 # Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
 # General vocabulary of the field, never tied to one code.

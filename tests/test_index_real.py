@@ -69,3 +69,13 @@ def test_dense_search_finds_cpap_from_plain_words(real_index):
     vector = PackagedModelEmbedder().embed(["cpap machine for sleep apnea"])
     got = collection.query(query_embeddings=vector, n_results=5, where={"kind": "code"})
     assert "E0601" in [m["ref"] for m in got["metadatas"][0]]
+
+
+def test_question_encoder_matches_the_index_encoder():
+    """Questions go through transformers directly; documents through sentence-transformers."""
+    embedder = PackagedModelEmbedder()
+    texts = ["cpap machine for sleep apnea", "Injection, pembrolizumab, 1 mg", "word " * 400]
+    for text, doc_vector in zip(texts, embedder.embed(texts), strict=True):
+        query_vector = embedder.embed_query(text)
+        cosine = sum(a * b for a, b in zip(query_vector, doc_vector, strict=True))
+        assert cosine > 0.999
