@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from assistant.corpus.guidance import decode_text
 from assistant.corpus.status import code_status
 from assistant.errors import ParseError
 from assistant.records import CodeRecord, CrosswalkEntry
@@ -80,13 +81,7 @@ def parse_crosswalk(path: Path, source_id: str) -> list[CrosswalkEntry]:
     rows = _read_rows(path)
     header_at, columns = _find_header(rows, path, _CROSSWALK_COLUMNS, code_first=True)
     groups: dict[tuple[str, str], _Group] = {}
-    for lineno, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = {key: _cell(row, index) for key, index in columns.items()}
-        code = cells["code"].upper()
-        if not _CODE.match(code):
-            raise ParseError(f"{path.name}: line {lineno}: not a billing code: {code!r}")
+    for lineno, code, cells in _data_rows(rows, header_at, columns, path):
         name = _clean(cells["drug_name"])
         if not name:
             raise ParseError(f"{path.name}: line {lineno}: no drug name for {code}")
@@ -124,13 +119,7 @@ def parse_payment_limits(path: Path, quarter: str | None = None) -> dict[str, Pa
     if quarter is None:
         quarter = _quarter(rows[:header_at], path)
     limits: dict[str, PaymentLimit] = {}
-    for lineno, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = {key: _cell(row, index) for key, index in columns.items()}
-        code = cells["code"].upper()
-        if not _CODE.match(code):
-            raise ParseError(f"{path.name}: line {lineno}: not a billing code: {code!r}")
+    for lineno, code, cells in _data_rows(rows, header_at, columns, path):
         if code in limits:
             raise ParseError(f"{path.name}: line {lineno}: {code} listed twice")
         limits[code] = PaymentLimit(
@@ -186,24 +175,27 @@ class _Group:
         )
 
 
+def _data_rows(
+    rows: list[list[str]], header_at: int, columns: dict[str, int], path: Path
+) -> Iterable[tuple[int, str, dict[str, str]]]:
+    """(line number, billing code, cells by column key) for each non-empty row below the header."""
+    for lineno, row in enumerate(rows[header_at + 1 :], start=header_at + 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = {key: _cell(row, index) for key, index in columns.items()}
+        code = cells["code"].upper()
+        if not _CODE.match(code):
+            raise ParseError(f"{path.name}: line {lineno}: not a billing code: {code!r}")
+        yield lineno, code, cells
+
+
 def _read_rows(path: Path) -> list[list[str]]:
-    """The CSV rows of a file, decoded (UTF-8 if it is valid UTF-8, else cp1252)."""
+    """The CSV rows of a file, decoded (see ``guidance.decode_text``)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ParseError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        # CMS writes cp1252; a file that is valid UTF-8 (e.g. re-saved) must not become mojibake.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise ParseError(
-                f"{path.name}: not a cp1252 or UTF-8 text file (byte {exc.start})"
-            ) from exc
-    if "\x00" in text:
-        raise ParseError(f"{path.name}: binary data, not a CSV file")
+    text = decode_text(data, path.name, "CSV file")
     try:
         return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:

@@ -155,18 +155,23 @@ class _Unit:
 # --- reading formats -------------------------------------------------------------------------
 
 
-def _decode(data: bytes, name: str) -> str:
+def decode_text(data: bytes, name: str, what: str = "text document") -> str:
+    """Bytes of a CMS or MAC text file as text: UTF-8 when valid (a re-saved file must not
+    become mojibake), else Windows-1252 as CMS writes; binary data is refused."""
     if b"\x00" in data:
-        raise ParseError(f"{name}: binary data, not a text document")
+        raise ParseError(f"{name}: binary data, not a {what}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
-            # Older CMS and MAC text files are Windows-1252.
             text = data.decode("cp1252")
         except UnicodeDecodeError as exc:
             raise ParseError(f"{name}: not UTF-8 or cp1252 text (byte {exc.start})") from exc
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _decode(data: bytes, name: str) -> str:
+    return decode_text(data, name).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _md_blocks(text: str) -> list[_Block]:
