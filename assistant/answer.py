@@ -92,7 +92,7 @@ def clean_question(question: str) -> tuple[str, list[str]]:
 def is_follow_up(question: str, conversation: Conversation) -> bool:
     if conversation.last is None or not conversation.last.codes:
         return False
-    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 3
+    return bool(_FOLLOW_UP.search(question))
 
 
 def ask(
