@@ -355,23 +355,31 @@ def eval_retrieval(
     """Run every question of SETS through the retrievers; print hit@1/5/10 and MRR@10.
 
     Each line: {"id", "question", "expected_codes": [...]} (a hit is any expected code);
-    optional "date". Lines without expected codes are skipped.
+    optional "date". Lines without expected codes are skipped. With --json and one set, the
+    first retriever's metrics are at the top level and all retrievers' under "retrievers".
     """
     from assistant.evals import evaluate_retrieval, format_retrieval, read_set
     from assistant.service import load_retriever
 
     retriever = load_retriever(_settings(ctx))
     report = {}
+    modes = modes or ("hybrid", "bm25", "dense")
     for path in sets:
         questions = read_set(path)
         report[path.name] = {
-            mode: evaluate_retrieval(retriever, questions, mode, k, items)
-            for mode in (modes or ("hybrid", "bm25", "dense"))
+            mode: evaluate_retrieval(retriever, questions, mode, k, items) for mode in modes
         }
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
+    if not as_json:
         click.echo(format_retrieval(report))
+        return
+    # One set: the first retriever's metrics at the top level ({"n", "hit@1", ...}), every
+    # retriever's under "retrievers". Several sets: the same object per set under "sets".
+    shaped = {
+        name: {"set": name, "retriever": modes[0], **by_mode[modes[0]], "retrievers": by_mode}
+        for name, by_mode in report.items()
+    }
+    out = next(iter(shaped.values())) if len(shaped) == 1 else {"sets": shaped}
+    click.echo(json.dumps(out, indent=2))
 
 
 @eval_group.command("make-drug-set")

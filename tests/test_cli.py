@@ -138,3 +138,24 @@ def test_unreachable_chroma_server_fails_fast(env: dict[str, str]):
     assert run(env, "corpus", "fetch", "--mirror", env["MIRROR"]).exit_code == 0
     result = run(env | {"HCPCS_CHROMA_URL": "http://127.0.0.1:9"}, "index", "build")
     _one_line_error(result, 1, "cannot reach the Chroma server")
+
+
+def test_eval_retrieval_json(built: dict[str, str], tmp_path: Path):
+    qset = tmp_path / "set.jsonl"
+    qset.write_text(
+        '{"id": "1", "question": "heated humidifier for positive airway pressure", '
+        '"expected_codes": ["E0562"]}\n'
+        '{"id": "2", "question": "what is E0194", "expected_codes": ["E0194"]}\n'
+        '{"id": "3", "question": "is a code coverage?", "expected_codes": []}\n'
+    )
+    result = run(built, "eval", "retrieval", str(qset), "--json", "--items")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["retriever"] == "hybrid" and data["n"] == 2
+    assert data["hit@1"] == 1.0 and data["mrr@10"] == 1.0
+    assert set(data["retrievers"]) == {"hybrid", "bm25", "dense"}
+    assert [i["rank"] for i in data["items"]] == [1, 1]
+    table = run(built, "eval", "retrieval", str(qset), "--retriever", "bm25").output
+    assert "bm25" in table and "hybrid" not in table
+    qset.write_text('{"id": "1", "question": "x"}\n')
+    _one_line_error(run(built, "eval", "retrieval", str(qset)), 2, "set.jsonl:1", "expected_codes")
