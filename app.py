@@ -8,6 +8,7 @@ rendered as text (Markdown-escaped), never as HTML.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import date
 
 import streamlit as st
@@ -28,10 +29,36 @@ def text(value: str) -> str:
     return _MARKDOWN.sub(r"\\\1", value)
 
 
-@st.cache_resource(show_spinner="Loading the codebook index…")
-def load_retriever() -> Retriever:
-    """Model, index and BM25: once per process, shared by every session."""
-    return Retriever(Settings.from_env()).load()
+class Loader:
+    """The retriever of this process, loading in the background so the page is usable at once.
+
+    The constructor only checks that the index is current (a fraction of a second); the model,
+    BM25 and Chroma load on a thread, and the first question waits for them if it must.
+    """
+
+    def __init__(self) -> None:
+        self.retriever = Retriever(Settings.from_env())
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, name="load-retriever", daemon=True)
+        self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            self.retriever.load()
+        except BaseException as exc:  # reported to whoever asks first, never lost
+            self.error = exc
+
+    def ready(self) -> Retriever:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.retriever
+
+
+@st.cache_resource(show_spinner=False)
+def loader() -> Loader:
+    """One per process, shared by every session."""
+    return Loader()
 
 
 def status_line(record: CodeRecord) -> str:
@@ -45,14 +72,16 @@ def render_answer(answer: Answer) -> None:
     if "no-evidence" in notices:
         st.warning("No relevant code found. " + text(answer.text.splitlines()[-1]))
         return
-    lines = [ln for ln in answer.text.splitlines() if not ln.startswith(("Coverage:", "Products"))]
-    st.markdown(text(lines[0]) if lines else "")
-    for record in answer.codes:
+    for line in answer.text.splitlines():
+        if line.startswith(("(Read as a follow-up", "Your question was")):
+            st.caption(text(line))
+    for n, record in enumerate(answer.codes):
         with st.container(border=True):
             label = "Modifier" if record.kind == "modifier" else "Code"
+            rank = "Best match" if n == 0 else "Other candidate"
             st.markdown(
-                f"**{label} {text(record.code)}** · CMS HCPCS {text(record.release)} · "
-                f"{text(status_line(record))}"
+                f"{rank} · **{label} {text(record.code)}** · CMS HCPCS "
+                f"{text(record.release)} · {text(status_line(record))}"
             )
             st.markdown(f"“{text(record.long_description)}”")
             details = []
@@ -101,6 +130,7 @@ def as_markdown(messages: list[dict]) -> str:
 
 
 def lookup_panel(retriever: Retriever) -> None:
+    """Code -> full record in every release, from the record store (no model needed)."""
     code = st.sidebar.text_input("Look up a code", placeholder="E0601 or KX", max_chars=12)
     if not code.strip():
         return
@@ -125,12 +155,13 @@ def main() -> None:
     st.set_page_config(page_title="hcpcs-assistant", page_icon="📘")
     st.title("HCPCS Level II coding assistant")
     try:
-        retriever = load_retriever()
+        load = loader()
     except HcpcsError as exc:
         st.error(f"The codebook index cannot be used: {text(str(exc))}")
         st.code("hcpcs corpus fetch --mirror ../shared/corpus && hcpcs index build", language="sh")
         st.stop()
         return
+    retriever = load.retriever
     release = retriever.releases[-1]
     st.sidebar.markdown(
         f"**Release in use:** CMS HCPCS {release.id} (effective {release.effective.isoformat()})"
@@ -175,7 +206,9 @@ def main() -> None:
                 st.markdown(text(question))
             with st.chat_message("assistant"):
                 try:
-                    answer, conversation = ask(retriever, question, conversation, options)
+                    with st.spinner("Reading the codebook…"):
+                        ready = load.ready()
+                    answer, conversation = ask(ready, question, conversation, options)
                 except HcpcsError as exc:
                     st.warning(text(str(exc)))
                     messages.append({"role": "assistant", "content": str(exc)})

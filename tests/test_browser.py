@@ -1,0 +1,159 @@
+"""A real browser: Debian's Chromium, driven by Selenium, against `streamlit run app.py`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assistant import store
+from assistant.config import Settings
+from assistant.corpus.sources import fetch, load_sources
+from assistant.embeddings import HashEmbedder
+from tests.fixture_corpus import write_corpus
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("HCPCS_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium and chromium-driver are not installed")
+        pytest.skip("chromium and chromium-driver are not installed")
+    mirror, manifest = write_corpus(tmp_path)
+    fetch(load_sources(manifest), tmp_path / "raw", mirror)
+    env = dict(os.environ)
+    env.update(
+        {
+            "HCPCS_CORPUS_DIR": str(tmp_path / "raw"),
+            "HCPCS_INDEX_DIR": str(tmp_path / "index"),
+            "HCPCS_SOURCES": str(manifest),
+            "HCPCS_MODEL": "hash-embedder",
+        }
+    )
+    store.build_index(Settings.from_env(env), embedder=HashEmbedder())
+    port = _free_port()
+    log = (tmp_path / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail((tmp_path / "streamlit.log").read_text()[-800:])
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_question_in_a_real_browser(server: str, tmp_path: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(server)
+        wait = WebDriverWait(driver, 60)
+        box = wait.until(
+            ec.element_to_be_clickable(
+                (By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']")
+            )
+        )
+        sent = time.monotonic()
+        box.send_keys("cpap device", Keys.ENTER)
+        wait.until(lambda d: "does not, of itself, determine coverage" in d.page_source)
+        first = time.monotonic() - sent
+        body = driver.find_element(By.TAG_NAME, "body").text
+        assert "Code E0601" in body
+        assert "Continuous positive airway pressure (cpap) device" in body
+        box = driver.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']")
+        sent = time.monotonic()
+        box.send_keys("what about the heated humidifier for it?", Keys.ENTER)
+        messages = "[data-testid='stChatMessage']"
+
+        def follow_up_answered(d) -> bool:
+            shown = d.find_elements(By.CSS_SELECTOR, messages)
+            return len(shown) == 4 and "coverage" in shown[-1].text
+
+        wait.until(follow_up_answered)
+        second = time.monotonic() - sent
+        last = driver.find_elements(By.CSS_SELECTOR, messages)[-1].text
+        # The follow-up's best match is the heated humidifier, read with the first turn.
+        assert last[last.index("Code ") :].startswith("Code E0562")
+        shot = tmp_path / "chat.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        artefacts = os.environ.get("HCPCS_ARTIFACTS")
+        if artefacts:
+            Path(artefacts).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(artefacts) / "chat.png")
+        print(f"\nbrowser: first answer {first:.2f} s, follow-up {second:.2f} s")
+    finally:
+        driver.quit()
