@@ -225,3 +225,28 @@ def write_corpus(root: Path) -> tuple[Path, Path]:
     manifest = root / "sources.toml"
     manifest.write_text("\n".join(toml), encoding="utf-8")
     return mirror, manifest
+
+
+def fixture_env(root: Path, fetched: bool = True) -> dict[str, str]:
+    """HCPCS_* variables for the fixture corpus written under ``root`` (and fetched into
+    ``root/raw`` unless ``fetched`` is False), with the deterministic hash embedder."""
+    from assistant.corpus.sources import fetch, load_sources
+
+    mirror, manifest = write_corpus(root)
+    if fetched:
+        fetch(load_sources(manifest), root / "raw", mirror)
+    return {
+        "HCPCS_CORPUS_DIR": str(root / "raw"),
+        "HCPCS_INDEX_DIR": str(root / "index"),
+        "HCPCS_SOURCES": str(manifest),
+        "HCPCS_MODEL": "hash-embedder",
+    }
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -11,24 +11,15 @@ from streamlit.testing.v1 import AppTest
 
 from assistant import store
 from assistant.config import Settings
-from assistant.corpus.sources import fetch, load_sources
 from assistant.embeddings import HashEmbedder
-from tests.fixture_corpus import write_corpus
+from tests.fixture_corpus import fixture_env
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture(scope="module")
 def index_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("app")
-    mirror, manifest = write_corpus(root)
-    fetch(load_sources(manifest), root / "raw", mirror)
-    env = {
-        "HCPCS_CORPUS_DIR": str(root / "raw"),
-        "HCPCS_INDEX_DIR": str(root / "index"),
-        "HCPCS_SOURCES": str(manifest),
-        "HCPCS_MODEL": "hash-embedder",
-    }
+    env = fixture_env(tmp_path_factory.mktemp("app"))
     store.build_index(Settings.from_env(env), embedder=HashEmbedder())
     return env
 

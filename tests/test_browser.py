@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,13 @@ import pytest
 
 from assistant import store
 from assistant.config import Settings
-from assistant.corpus.sources import fetch, load_sources
 from assistant.embeddings import HashEmbedder
-from tests.fixture_corpus import write_corpus
+from tests.fixture_corpus import fixture_env, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -37,19 +29,10 @@ def server(tmp_path: Path):
         if os.environ.get("HCPCS_REQUIRE_BROWSER") == "1":
             pytest.fail("chromium and chromium-driver are not installed")
         pytest.skip("chromium and chromium-driver are not installed")
-    mirror, manifest = write_corpus(tmp_path)
-    fetch(load_sources(manifest), tmp_path / "raw", mirror)
     env = dict(os.environ)
-    env.update(
-        {
-            "HCPCS_CORPUS_DIR": str(tmp_path / "raw"),
-            "HCPCS_INDEX_DIR": str(tmp_path / "index"),
-            "HCPCS_SOURCES": str(manifest),
-            "HCPCS_MODEL": "hash-embedder",
-        }
-    )
+    env.update(fixture_env(tmp_path))
     store.build_index(Settings.from_env(env), embedder=HashEmbedder())
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [

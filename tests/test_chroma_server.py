@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,23 +12,16 @@ import pytest
 
 from assistant import store
 from assistant.config import Settings
-from assistant.corpus.sources import fetch, load_sources
 from assistant.embeddings import HashEmbedder
 from assistant.errors import StoreUnavailableError
-from tests.fixture_corpus import write_corpus
+from tests.fixture_corpus import fixture_env, free_port
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "chroma.log").open("w")
     proc = subprocess.Popen(
         [
@@ -70,17 +62,7 @@ def chroma_server(tmp_path: Path):
 @pytest.mark.integration
 def test_build_and_query_through_a_chroma_server(tmp_path: Path, chroma_server):
     url, proc = chroma_server
-    mirror, manifest = write_corpus(tmp_path)
-    fetch(load_sources(manifest), tmp_path / "raw", mirror)
-    settings = Settings.from_env(
-        {
-            "HCPCS_CORPUS_DIR": str(tmp_path / "raw"),
-            "HCPCS_INDEX_DIR": str(tmp_path / "index"),
-            "HCPCS_SOURCES": str(manifest),
-            "HCPCS_MODEL": "hash-embedder",
-            "HCPCS_CHROMA_URL": url,
-        }
-    )
+    settings = Settings.from_env(fixture_env(tmp_path) | {"HCPCS_CHROMA_URL": url})
     first = store.build_index(settings, embedder=HashEmbedder())
     second = store.build_index(settings, embedder=HashEmbedder())
     directory, manifest_data = store.check_current(settings)

@@ -9,27 +9,16 @@ import pytest
 from assistant import store
 from assistant.answer import AskOptions, Conversation, ask, clean_question
 from assistant.config import Settings
-from assistant.corpus.sources import fetch, load_sources
 from assistant.embeddings import HashEmbedder
 from assistant.errors import UsageError
 from assistant.lc import HcpcsRetriever
 from assistant.retrieval import Filters, Retriever
-from tests.fixture_corpus import write_corpus
+from tests.fixture_corpus import fixture_env
 
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory: pytest.TempPathFactory) -> Retriever:
-    root = tmp_path_factory.mktemp("retrieval")
-    mirror, manifest = write_corpus(root)
-    fetch(load_sources(manifest), root / "raw", mirror)
-    settings = Settings.from_env(
-        {
-            "HCPCS_CORPUS_DIR": str(root / "raw"),
-            "HCPCS_INDEX_DIR": str(root / "index"),
-            "HCPCS_SOURCES": str(manifest),
-            "HCPCS_MODEL": "hash-embedder",
-        }
-    )
+    settings = Settings.from_env(fixture_env(tmp_path_factory.mktemp("retrieval")))
     store.build_index(settings, embedder=HashEmbedder())
     return Retriever(settings, embedder=HashEmbedder()).load()
 

@@ -10,7 +10,6 @@ import pytest
 from assistant import store
 from assistant.codebook import Codebook
 from assistant.config import Settings
-from assistant.corpus.sources import fetch, load_sources
 from assistant.embeddings import HashEmbedder
 from assistant.errors import (
     IndexMissingError,
@@ -19,22 +18,12 @@ from assistant.errors import (
     ParseError,
     UsageError,
 )
-from tests.fixture_corpus import write_corpus
+from tests.fixture_corpus import fixture_env
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    mirror, manifest = write_corpus(tmp_path)
-    corpus_dir = tmp_path / "raw"
-    fetch(load_sources(manifest), corpus_dir, mirror)
-    return Settings.from_env(
-        {
-            "HCPCS_CORPUS_DIR": str(corpus_dir),
-            "HCPCS_INDEX_DIR": str(tmp_path / "index"),
-            "HCPCS_SOURCES": str(manifest),
-            "HCPCS_MODEL": "hash-embedder",
-        }
-    )
+    return Settings.from_env(fixture_env(tmp_path))
 
 
 def _build(settings: Settings) -> dict:

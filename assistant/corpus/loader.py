@@ -52,8 +52,8 @@ def source_files(sources: list[Source], corpus_dir: Path, verify: bool = True) -
 
 def load_corpus(settings: Settings, progress: Progress | None = None) -> Corpus:
     """Parse every source of the manifest from the corpus dir (each verified by sha256)."""
-    from assistant.corpus.crosswalk import mark_codes as mark_crosswalk
-    from assistant.corpus.crosswalk import parse_crosswalk, parse_payment_limits
+    from assistant.corpus.asp_drugs import mark_codes as mark_crosswalk
+    from assistant.corpus.asp_drugs import parse_crosswalk, parse_payment_limits
     from assistant.corpus.drugs import mark_codes as mark_drugs
     from assistant.corpus.drugs import parse_table_of_drugs
     from assistant.corpus.guidance import parse_cms_readme, parse_guidance

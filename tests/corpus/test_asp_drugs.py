@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus.crosswalk import (
+from assistant.corpus.asp_drugs import (
     PaymentLimit,
     mark_codes,
     parse_crosswalk,
