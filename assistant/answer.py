@@ -154,7 +154,12 @@ def compose(
         lines.extend(_details(best, filters.date_of_service))
         for record in shown:
             citations.append(
-                Citation(f"CMS HCPCS {record.release}", record.code, record.long_description)
+                Citation(
+                    f"CMS HCPCS {record.release}",
+                    record.code,
+                    record.long_description,
+                    ref=f"CMS HCPCS {record.release}",
+                )
             )
         if len(shown) > 1:
             lines.append("Other candidates:")
@@ -170,7 +175,9 @@ def compose(
                 "that no more specific code describes; check for a specific code first."
             )
 
-    if shown or coverage_q:
+    # A product-assignment question is a coverage question in disguise ("it has a code, so it
+    # is covered"): the coverage statement goes with the product-agnostic one.
+    if shown or coverage_q or brand_q:
         notices.append("coverage")
         lines.append(
             "Coverage: the existence of a HCPCS code does not, of itself, determine coverage or "
@@ -261,4 +268,6 @@ def _guidance(retriever: Retriever, phrases: tuple[str, ...]) -> list[Citation]:
 
 
 def _passage_citation(passage: Passage) -> Citation:
-    return Citation(passage.title, passage.section or "(whole document)", passage.text)
+    return Citation(
+        passage.title, passage.section or "(whole document)", passage.text, ref=passage.source
+    )

@@ -18,7 +18,8 @@ from assistant import __version__
 from assistant.config import Settings
 from assistant.errors import HcpcsError
 
-REPO_MIRROR = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
+DEFAULT_BASELINE = EVALS_DIR / "baseline.json"
 
 
 class _Group(click.Group):
@@ -382,6 +383,139 @@ def eval_retrieval(
     click.echo(json.dumps(out, indent=2))
 
 
+@eval_group.command("run")
+@click.argument("sets", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Write the JSON report here.",
+)
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a Markdown report (and its chart, a PNG beside it).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Compare with this report: exit 1 on a regression.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="How far a metric may drop below the baseline.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    is_flag=False,
+    flag_value=str(DEFAULT_BASELINE),
+    default=None,
+    help="Also write the report as the new baseline (default evals/baseline.json).",
+)
+@click.pass_context
+def eval_run(
+    ctx: click.Context,
+    sets: tuple[Path, ...],
+    out: Path,
+    markdown: Path | None,
+    baseline: Path | None,
+    tolerance: float,
+    write_baseline: str | None,
+) -> None:
+    """Answer every question of SETS through the chat's ask path; check, score and report.
+
+    Exit 1 when, against --baseline, a quality metric drops by more than --tolerance or an
+    item that passed now fails.
+    """
+    from assistant.evalrun import compare, format_comparison, load_report, run_sets, write_markdown
+    from assistant.service import load_retriever
+
+    base = load_report(baseline) if baseline else None
+    retriever = load_retriever(_settings(ctx))
+    bar = _Progress()
+    try:
+        report = run_sets(retriever, list(sets), lambda done, total: bar("questions", done, total))
+    finally:
+        bar.close()
+    comparison = compare(report, base, tolerance) if base else None
+    if comparison:
+        report["comparison"] = comparison
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if markdown:
+        write_markdown(report, markdown, base)
+    if write_baseline:
+        _write_baseline(report, Path(write_baseline))
+    m = report["metrics"]
+    click.echo(" ".join(f"{k}={m[k]}" for k in m))
+    if comparison:
+        click.echo(format_comparison(comparison))
+        if comparison["regressed"]:
+            ctx.exit(1)
+
+
+def _write_baseline(report: dict, path: Path) -> None:
+    """The report without timings, so that the baseline's diff shows only what changed."""
+    slim = {k: v for k, v in report.items() if k != "comparison"}
+    slim["metrics"] = {k: v for k, v in report["metrics"].items() if "latency" not in k}
+    slim["items"] = [{k: v for k, v in i.items() if k != "latency_ms"} for i in report["items"]]
+    for group in ("by_kind", "by_tag"):
+        slim[group] = {
+            name: {k: v for k, v in m.items() if "latency" not in k}
+            for name, m in report[group].items()
+        }
+    path.write_text(json.dumps(slim, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@eval_group.command("compare")
+@click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.pass_context
+def eval_compare(
+    ctx: click.Context, report: Path, baseline: Path, tolerance: float, as_json: bool
+) -> None:
+    """Compare REPORT with BASELINE (two `eval run` reports); exit 1 on a regression."""
+    from assistant.evalrun import compare, format_comparison, load_report
+
+    comparison = compare(load_report(report), load_report(baseline), tolerance)
+    click.echo(json.dumps(comparison, indent=2) if as_json else format_comparison(comparison))
+    if comparison["regressed"]:
+        ctx.exit(1)
+
+
+@eval_group.command("make-validity-set")
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--count",
+    type=click.IntRange(1, 500),
+    default=20,
+    show_default=True,
+    help="How many terminated codes to ask about (two questions each).",
+)
+@click.pass_context
+def eval_make_validity_set(ctx: click.Context, out: Path, count: int) -> None:
+    """Write date-of-service questions built from the newest release's termination dates."""
+    from assistant import store
+    from assistant.codebook import Codebook
+    from assistant.evals import validity_questions
+
+    directory, manifest = store.check_current(_settings(ctx))
+    book = Codebook(directory / "records.sqlite")
+    newest = manifest["newest_release"]
+    records = [r for r in book.all_codes() if r.release == newest]
+    questions = validity_questions(records, count)
+    out.write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
+    )
+    click.echo(f"{len(questions)} questions written to {out}")
+
+
 @eval_group.command("make-drug-set")
 @click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
@@ -411,7 +545,7 @@ def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
 
 # --------------------------------------------------------------------------- bench
 
-DEFAULT_BENCH_SET = Path(__file__).resolve().parent.parent / "evals" / "coder.jsonl"
+DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
 
 
 @cli.command()

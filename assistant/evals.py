@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import UsageError
 
 KINDS = ("lookup", "description", "drug", "modifier", "policy", "brand", "validity")
+NOTICE_IDS = ("coverage", "product-agnostic", "terminated", "noc", "no-evidence")
 REQUIRED = {"id": str, "question": str, "expected_codes": list}
 
 
@@ -39,6 +41,27 @@ def read_set(path: Path) -> list[dict[str, Any]]:
             raise UsageError(f"{where}: expected_codes must be a list of strings")
         if item.get("kind") is not None and item["kind"] not in KINDS:
             raise UsageError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        for key in (
+            "expected_all",
+            "must_cite",
+            "must_include",
+            "must_not_include",
+            "tags",
+            "notices",
+        ):
+            value = item.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                raise UsageError(f"{where}: {key!r} must be a list of strings")
+        unknown = set(item.get("notices") or ()) - set(NOTICE_IDS)
+        if unknown:
+            raise UsageError(f"{where}: unknown notice {sorted(unknown)[0]!r}")
+        if item.get("date") is not None:
+            try:
+                date.fromisoformat(str(item["date"]))
+            except ValueError:
+                raise UsageError(f"{where}: date must be YYYY-MM-DD") from None
         if item["id"] in seen:
             raise UsageError(f"{where}: duplicate id {item['id']!r}")
         seen.add(item["id"])
@@ -149,4 +172,56 @@ def drug_questions(drugs, active_codes: set[str]) -> list[dict[str, Any]]:
                 "tags": ["table-of-drugs", "brand-see" if item["see"] else "generic"],
             }
         )
+    return out
+
+
+def validity_questions(records, count: int = 20) -> list[dict[str, Any]]:
+    """Date-of-service questions from real termination dates: two per terminated code.
+
+    ``records`` are the newest release's records. ``count`` terminated codes are taken at
+    even steps through the sorted list (deterministic); each is asked about a date a month
+    after its termination (not valid) and, where it had been added by then, a month before
+    (valid).
+    """
+    from datetime import timedelta
+
+    terminated = sorted(
+        (r for r in records if r.termination_date is not None and r.kind == "code"),
+        key=lambda r: r.code,
+    )
+    if not terminated:
+        return []
+    step = max(1, len(terminated) // count)
+    out: list[dict[str, Any]] = []
+    for record in terminated[::step][:count]:
+        after = record.termination_date + timedelta(days=31)
+        before = record.termination_date - timedelta(days=31)
+        tags = [record.code[0], "validity", "generated"]
+        out.append(
+            {
+                "id": f"validity-{record.code}-after",
+                "question": f"Is {record.code} valid for a date of service of {after.isoformat()}?",
+                "date": after.isoformat(),
+                "expected_codes": [record.code],
+                "kind": "validity",
+                "tags": tags,
+                "notices": ["terminated", "coverage"],
+                "must_include": [f"not valid for a date of service of {after.isoformat()}"],
+            }
+        )
+        if record.add_date is None or record.add_date <= before:
+            out.append(
+                {
+                    "id": f"validity-{record.code}-before",
+                    "question": f"Can I report {record.code} for a date of service of "
+                    f"{before.isoformat()}?",
+                    "date": before.isoformat(),
+                    "expected_codes": [record.code],
+                    "kind": "validity",
+                    "tags": tags,
+                    "notices": ["coverage"],
+                    "must_include": [f"For a date of service of {before.isoformat()}: valid."],
+                    "must_not_include": ["not valid for a date of service"],
+                }
+            )
     return out

@@ -156,6 +156,7 @@ class Citation:
     source: str
     locator: str
     text: str
+    ref: str = ""  # source id (corpus/sources.toml) or "CMS HCPCS <release>" for code quotes
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ def answer_to_json(answer: Answer, item_id: str | None = None) -> dict[str, Any]
                 for r in answer.codes
             ],
             "citations": [
-                {"source": c.source, "locator": c.locator, "text": c.text} for c in answer.citations
+                {"source": c.source, "locator": c.locator, "text": c.text, "ref": c.ref}
+                for c in answer.citations
             ],
             "notices": list(answer.notices),
         }

@@ -51,7 +51,7 @@ def test_cpap_answer_shape_quote_and_coverage(env):
     assert '"Continuous positive airway pressure (cpap) device"' in data["answer"]
     assert "coverage" in data["notices"]
     assert any("does not, of itself, determine coverage" in c["text"] for c in data["citations"])
-    assert {"source", "locator", "text"} == set(data["citations"][0])
+    assert {"source", "locator", "text", "ref"} == set(data["citations"][0])
 
 
 def test_follow_up_turn_finds_the_humidifier(retriever):
