@@ -8,7 +8,7 @@ MIRROR ?= $(wildcard ../shared/corpus)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-unit lint install corpus index clean
+.PHONY: run test test-unit lint install corpus index clean eval-baseline
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,25 @@ index: corpus
 run: index
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.address 127.0.0.1
 
-test: corpus
+EVAL_SETS := evals/coder.jsonl evals/policy.jsonl evals/validity.jsonl evals/drugs.jsonl
+
+# The regression check against evals/baseline.json first, then the test suite (whose summary
+# line closes the run).
+test: index
+	mkdir -p .artifacts
+	$(HCPCS) eval run $(EVAL_SETS) --baseline evals/baseline.json \
+		--out .artifacts/eval-report.json --markdown .artifacts/eval-report.md
 	HCPCS_REQUIRE_CORPUS=1 $(PY) -m pytest
+
+eval-baseline: index
+	$(HCPCS) eval run $(EVAL_SETS) --out .artifacts/eval-report.json --write-baseline
 
 test-unit: install
 	$(PY) -m pytest -m "not integration"
 
 lint: install
-	$(VENV)/bin/ruff check assistant tests app.py
-	$(VENV)/bin/ruff format --check assistant tests app.py
+	$(VENV)/bin/ruff check assistant tests app.py pages
+	$(VENV)/bin/ruff format --check assistant tests app.py pages
 
 clean:
 	rm -rf $(VENV) index/builds index/current
