@@ -124,9 +124,6 @@ class Codebook:
             ReleaseInfo(r[0], date.fromisoformat(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
         ]
 
-    def newest_release(self) -> str:
-        return self.releases()[-1].id
-
     def check_release(self, release: str | None) -> str:
         """The release id to use: ``release`` if loaded, else the newest; UsageError if unknown."""
         known = [r.id for r in self.releases()]
@@ -193,14 +190,3 @@ class Codebook:
     def documents(self) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
         rows = self._rows("SELECT id, kind, ref, text, releases FROM documents ORDER BY rowid")
         return [(r[0], r[1], r[2], r[3], tuple(filter(None, r[4].split(",")))) for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        def one(sql: str) -> int:
-            return self._rows(sql)[0][0]
-
-        return {
-            "drug_entries": one("SELECT count(*) FROM drugs"),
-            "crosswalk_entries": one("SELECT count(*) FROM crosswalk"),
-            "passages": one("SELECT count(*) FROM passages"),
-            "documents": one("SELECT count(*) FROM documents"),
-        }

@@ -27,10 +27,6 @@ class Corpus:
     passages: tuple[Passage, ...] = ()
     payment_limits: dict = field(default_factory=dict)
 
-    @property
-    def newest(self) -> Release:
-        return self.releases[max(self.releases)]
-
 
 def source_files(sources: list[Source], corpus_dir: Path, verify: bool = True) -> dict[str, Path]:
     """Source id -> its path in the corpus dir, every file present and (optionally) verified."""

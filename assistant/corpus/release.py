@@ -93,9 +93,6 @@ class Release:
     readme: str = ""  # the release README text, when the release has one
     layout_text: str = ""
 
-    def get(self, code: str) -> CodeRecord | None:
-        return self.codes.get(code) or self.modifiers.get(code)
-
 
 class ReleaseFiles:
     """The files of one release: members of its zips and/or plain files, by name."""
