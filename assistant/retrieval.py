@@ -82,6 +82,12 @@ class Result:
     brands: list[str] = field(default_factory=list)  # drug brand names the question names
 
 
+def rank_key(hit: Hit) -> tuple[float, str, str]:
+    """Best score first; equal scores in a fixed order (codes before modifiers, then by code),
+    so the same index always ranks the same way."""
+    return (-hit.score, hit.record.kind, hit.record.code)
+
+
 def fuse(
     lexical: dict[tuple[str, str], float], dense: dict[tuple[str, str], float]
 ) -> dict[tuple[str, str], float]:
@@ -294,7 +300,7 @@ class Retriever:
                 if (kind, code) in members
             )
             hits.append(Hit(record=record, score=score, via=via))
-        hits.sort(key=lambda h: (-h.score, h.record.kind, h.record.code))
+        hits.sort(key=rank_key)
         evidence = self._evidence(question, lex_ranked, dense_ranked, mentions)
         passages = self.passages(query, k=3) if mode == "hybrid" else []
         return Result(hits[:k], passages, release, mentions, evidence, list(dict.fromkeys(brands)))

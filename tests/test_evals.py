@@ -82,3 +82,25 @@ def test_drug_questions_pool_routes_and_ask_brands_by_name():
     ]
     assert questions[0]["expected_codes"] == ["J0129", "J9999"]
     assert questions[1]["tags"] == ["table-of-drugs", "brand-see"]
+
+
+def test_ties_are_broken_deterministically():
+    from assistant.records import CodeRecord, Hit
+    from assistant.retrieval import rank_key
+
+    def hit(code: str, kind: str, score: float) -> Hit:
+        return Hit(CodeRecord(code, kind, "2099-01", "d", "s"), score)
+
+    hits = [
+        hit("E0562", "code", 0.5),
+        hit("KX", "modifier", 0.5),
+        hit("A4397", "code", 0.5),
+        hit("E0601", "code", 0.9),
+    ]
+    for order in (hits, hits[::-1]):
+        assert [h.record.code for h in sorted(order, key=rank_key)] == [
+            "E0601",
+            "A4397",
+            "E0562",
+            "KX",
+        ]
