@@ -543,6 +543,82 @@ def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
     click.echo(f"{len(questions)} questions written to {out}")
 
 
+# --------------------------------------------------------------------------- quiz
+
+
+@cli.group()
+def quiz() -> None:
+    """Build quizzes from the codebook for trainers."""
+
+
+@quiz.command("make")
+@click.option("--count", type=click.IntRange(1, 500), required=True, help="How many questions.")
+@click.option("--section", "section", help="Section letters to draw from, e.g. E or EJL.")
+@click.option(
+    "--kind",
+    type=click.Choice(
+        ["descriptor-to-code", "code-to-descriptor", "drug", "modifier", "valid-on-date", "mixed"]
+    ),
+    default="mixed",
+    show_default=True,
+)
+@click.option(
+    "--difficulty",
+    type=click.Choice(["easy", "hard"]),
+    default="easy",
+    show_default=True,
+    help="easy: other codes of the section; hard: its nearest neighbours.",
+)
+@click.option("--release", help="Release to draw from (default: the newest).")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Same seed, same quiz, byte for byte."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "gift", "moodle-xml", "aiken", "qti", "csv", "md"]),
+    default="json",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write here instead of standard output (required for qti, a zip).",
+)
+@click.pass_context
+def quiz_make(
+    ctx: click.Context,
+    count: int,
+    section: str | None,
+    kind: str,
+    difficulty: str,
+    release: str | None,
+    seed: int,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Make a multiple-choice quiz from active codes of a release, checked item by item."""
+    from assistant.quiz import QuizBuilder
+    from assistant.quiz_export import export
+    from assistant.service import load_retriever
+
+    sections = tuple(
+        dict.fromkeys(c for c in (section or "").upper() if not c.isspace() and c != ",")
+    )
+    for letter in sections:
+        if not ("A" <= letter <= "Z"):
+            raise click.BadParameter(f"{letter!r} is not a section letter", param_hint="--section")
+    if fmt == "qti" and out is None:
+        raise click.UsageError("--format qti writes a zip: give --out FILE.zip")
+    builder = QuizBuilder(load_retriever(_settings(ctx)), release)
+    data = export(builder.make(count, kind, difficulty, sections, seed), fmt)
+    if out is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        out.write_bytes(data)
+        click.echo(f"{count} questions ({fmt}) written to {out}", err=True)
+
+
 # --------------------------------------------------------------------------- bench
 
 DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
