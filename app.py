@@ -15,7 +15,7 @@ from assistant.answer import MAX_QUESTION_CHARS, AskOptions, Conversation, ask
 from assistant.errors import HcpcsError
 from assistant.records import Answer, CodeRecord
 from assistant.retrieval import Filters, Retriever
-from assistant.ui import loader, text
+from assistant.ui import loader_or_stop, text
 
 MAX_INPUT_CHARS = 4 * MAX_QUESTION_CHARS
 SECTIONS = list("ABCEGHJKLMPQRSTUV") + ["modifier"]
@@ -114,13 +114,7 @@ def lookup_panel(retriever: Retriever) -> None:
 def main() -> None:
     st.set_page_config(page_title="hcpcs-assistant", page_icon="📘")
     st.title("HCPCS Level II coding assistant")
-    try:
-        load = loader()
-    except HcpcsError as exc:
-        st.error(f"The codebook index cannot be used: {text(str(exc))}")
-        st.code("hcpcs corpus fetch --mirror ../shared/corpus && hcpcs index build", language="sh")
-        st.stop()
-        return
+    load = loader_or_stop()
     retriever = load.retriever
     release = retriever.releases[-1]
     st.sidebar.markdown(

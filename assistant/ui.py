@@ -49,3 +49,16 @@ class Loader:
 def loader() -> Loader:
     """One per process, shared by every session."""
     return Loader()
+
+
+def loader_or_stop() -> Loader:
+    """The process's loader; a missing or stale index stops the page with the fixing command."""
+    from assistant.errors import HcpcsError
+
+    try:
+        return loader()
+    except HcpcsError as exc:
+        st.error(f"The codebook index cannot be used: {text(str(exc))}")
+        st.code("hcpcs corpus fetch --mirror ../shared/corpus && hcpcs index build", language="sh")
+        st.stop()
+        raise  # st.stop() ends the run; this only satisfies type checkers

@@ -6,7 +6,7 @@ import streamlit as st
 
 from assistant.errors import HcpcsError
 from assistant.quiz import DIFFICULTIES, FORMATS, KINDS, QuizBuilder
-from assistant.ui import loader, text
+from assistant.ui import loader_or_stop, text
 
 EXTENSIONS = {
     "json": "json",
@@ -27,12 +27,7 @@ MIME = {
 
 st.set_page_config(page_title="Quiz builder · hcpcs-assistant", page_icon="📝")
 st.title("Quiz builder")
-try:
-    load = loader()
-except HcpcsError as exc:
-    st.error(f"The codebook index cannot be used: {text(str(exc))}")
-    st.code("hcpcs corpus fetch --mirror ../shared/corpus && hcpcs index build", language="sh")
-    st.stop()
+load = loader_or_stop()
 
 releases = [r.id for r in load.retriever.releases]
 with st.form("quiz"):
