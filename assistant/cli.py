@@ -250,7 +250,9 @@ def lookup(ctx: click.Context, code: str, release: str | None, as_json: bool) ->
 @cli.command()
 @click.argument("question", required=False)
 @click.option(
-    "--date", "day", help="Date of service (YYYY-MM-DD): answer from the release in force."
+    "--date",
+    "day",
+    help="Date of service (YYYY-MM-DD): validity judged by each code's add and termination dates.",
 )
 @click.option("--release", help="Answer from this release (e.g. 2025-01); default: the newest.")
 @click.option(
