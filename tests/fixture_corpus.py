@@ -250,3 +250,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc, log: Path, seconds: float) -> None:
+    """Wait until ``url`` answers; fail the test with the server's log if it exits or is slow."""
+    import time
+    import urllib.request
+
+    import pytest
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {log.read_text()[-800:]}")
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"{url} did not answer within {seconds:.0f} s")

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from assistant import store
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
-from tests.fixture_corpus import fixture_env, free_port
+from tests.fixture_corpus import fixture_env, free_port, wait_for_http
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,18 +55,7 @@ def server(tmp_path: Path):
         cwd=tmp_path,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail((tmp_path / "streamlit.log").read_text()[-800:])
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
+    wait_for_http(f"{url}/_stcore/health", proc, tmp_path / "streamlit.log", 60)
     yield url
     proc.terminate()
     try:

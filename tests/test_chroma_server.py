@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from assistant import store
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from assistant.errors import StoreUnavailableError
-from tests.fixture_corpus import fixture_env, free_port
+from tests.fixture_corpus import fixture_env, free_port, wait_for_http
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
@@ -38,18 +37,7 @@ def chroma_server(tmp_path: Path):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited: {(tmp_path / 'chroma.log').read_text()[-500:]}")
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not answer within 30 s")
+    wait_for_http(f"{url}/api/v2/heartbeat", proc, tmp_path / "chroma.log", 30)
     yield url, proc
     proc.terminate()
     try:
