@@ -45,7 +45,10 @@ _FOLLOW_UP = re.compile(
     r"\bfor (it|that|this|them)\b|\b(instead|also|too)\b",
     re.I,
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 controls, and the invisible bidi overrides that can make a question display other
+# than it reads; tabs and newlines are folded with the rest of the whitespace.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,17 @@ class AskOptions:
 def clean_question(question: str) -> tuple[str, list[str]]:
     """Control characters out, whitespace folded, length capped. Returns (text, remarks)."""
     remarks = []
-    text = _CONTROL.sub(" ", question)
+    # Lone surrogates (undecodable bytes smuggled through the OS or a JSON escape) cannot be
+    # encoded or tokenized: each becomes U+FFFD, as a bad byte does when decoding with replace.
+    text = _SURROGATE.sub("\ufffd", question)
+    text = _CONTROL.sub(" ", text)
     text = " ".join(text.split())
     if len(text) > MAX_QUESTION_CHARS:
         remarks.append(
             f"Your question was {len(text):,} characters long; it was answered on its first "
             f"{MAX_QUESTION_CHARS:,}."
         )
-        text = text[:MAX_QUESTION_CHARS]
+        text = text[:MAX_QUESTION_CHARS].rstrip()
     return text, remarks
 
 

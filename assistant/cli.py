@@ -8,6 +8,8 @@ them, so `hcpcs lookup` stays fast.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from assistant import __version__
 from assistant.config import Settings
 from assistant.errors import HcpcsError
 
+_SURROGATE = re.compile(r"[\udc80-\udcff]")  # bytes of argv that were not UTF-8
 EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
 DEFAULT_BASELINE = EVALS_DIR / "baseline.json"
 
@@ -34,10 +37,42 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            # A bug or a library's unexpected failure: still one line, and the traceback for
+            # whoever asks for it.
+            if os.environ.get("HCPCS_DEBUG") == "1":
+                raise
+            message = " ".join(str(exc).split())[:300]
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {message} "
+                "(HCPCS_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj
+
+
+def _output(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    """An output file's folder must exist and be writable before any work starts."""
+    if value is None:
+        return value
+    folder = Path(value).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"folder {str(folder)!r} is not writable")
+    return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -301,22 +336,30 @@ def ask(
 
     if (question is None) == (batch is None):
         raise click.UsageError("give a QUESTION or --batch FILE, not both or neither")
-    retriever = load_retriever(_settings(ctx))
+    # Everything the user gave is checked before the index and the model are loaded.
+    options = make_options(day, release, top, sections, status)
     if batch is not None:
         from assistant.service import read_batch
 
-        for item in read_batch(batch):
+        items = read_batch(batch)
+        retriever = load_retriever(_settings(ctx))
+        for item in items:
             options = make_options(item.get("date") or day, release, top, sections, status)
             answer, _ = ask_question(retriever, item["question"], options=options)
             click.echo(json.dumps(answer_to_json(answer, item.get("id")), ensure_ascii=False))
         return
+    assert question is not None
+    if _SURROGATE.search(question):
+        raise UsageError("the question is not valid UTF-8")
     if question == "-":
         data = sys.stdin.buffer.read()
         try:
             question = data.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError("the question on standard input is not valid UTF-8") from None
-    options = make_options(day, release, top, sections, status)
+    if not question.strip():
+        raise UsageError("the question is empty")
+    retriever = load_retriever(_settings(ctx))
     answer, _ = ask_question(retriever, question, options=options)
     if as_json:
         click.echo(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
@@ -364,11 +407,11 @@ def eval_retrieval(
     from assistant.evals import evaluate_retrieval, format_retrieval, read_set
     from assistant.service import load_retriever
 
+    loaded = {path: read_set(path) for path in sets}
     retriever = load_retriever(_settings(ctx))
     report = {}
     modes = modes or ("hybrid", "bm25", "dense")
-    for path in sets:
-        questions = read_set(path)
+    for path, questions in loaded.items():
         report[path.name] = {
             mode: evaluate_retrieval(retriever, questions, mode, k, items) for mode in modes
         }
@@ -392,11 +435,13 @@ def eval_retrieval(
     type=click.Path(path_type=Path, dir_okay=False),
     required=True,
     help="Write the JSON report here.",
+    callback=_output,
 )
 @click.option(
     "--markdown",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also write a Markdown report (and its chart, a PNG beside it).",
+    callback=_output,
 )
 @click.option(
     "--baseline",
@@ -417,6 +462,7 @@ def eval_retrieval(
     is_flag=False,
     flag_value=str(DEFAULT_BASELINE),
     default=None,
+    callback=_output,
     help="Also write the report as the new baseline (default evals/baseline.json).",
 )
 @click.pass_context
@@ -435,9 +481,12 @@ def eval_run(
     item that passed now fails.
     """
     from assistant.evalrun import compare, format_comparison, load_report, run_sets, write_markdown
+    from assistant.evals import read_set
     from assistant.service import load_retriever
 
     base = load_report(baseline) if baseline else None
+    for path in sets:
+        read_set(path)  # a malformed set fails before anything is loaded
     retriever = load_retriever(_settings(ctx))
     bar = _Progress()
     try:
@@ -492,7 +541,7 @@ def eval_compare(
 
 
 @eval_group.command("make-validity-set")
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False), callback=_output)
 @click.option(
     "--count",
     type=click.IntRange(1, 500),
@@ -519,7 +568,7 @@ def eval_make_validity_set(ctx: click.Context, out: Path, count: int) -> None:
 
 
 @eval_group.command("make-drug-set")
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("out", type=click.Path(path_type=Path, dir_okay=False), callback=_output)
 @click.pass_context
 def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
     """Write the question set generated from the Table of Drugs (name and unit -> code) to OUT.
@@ -586,6 +635,7 @@ def quiz() -> None:
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write here instead of standard output (required for qti, a zip).",
+    callback=_output,
 )
 @click.pass_context
 def quiz_make(
@@ -680,4 +730,9 @@ class _Progress:
 
 
 def main() -> None:
-    cli(prog_name="hcpcs")
+    try:
+        cli(prog_name="hcpcs")
+    except BrokenPipeError:
+        # The reader went away (`hcpcs quiz make ... | head`): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

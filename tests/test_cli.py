@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from tests.fixture_corpus import assert_one_line_error as _one_line_error
 from tests.fixture_corpus import write_corpus
 
 
@@ -26,17 +27,6 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def run(env: dict[str, str], *args: str):
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-def _one_line_error(result, code: int, *words: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("Error: ")]
-    # Progress lines may come first; the error is one line, the last, and no traceback.
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in errors[0]
 
 
 @pytest.fixture
