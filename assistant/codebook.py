@@ -135,7 +135,14 @@ class Codebook:
 
     def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
-            return self._con.execute(sql, params).fetchall()
+            try:
+                return self._con.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                from assistant.errors import IndexDamagedError
+
+                raise IndexDamagedError(
+                    f"the record store {self.path} is damaged ({exc}); run `hcpcs index build`"
+                ) from None
 
     def code_keys(self) -> frozenset[tuple[str, str]]:
         """Every (kind, code) of every loaded release."""

@@ -33,6 +33,10 @@ class IndexStaleError(HcpcsError):
     """The index was built from another corpus, model or parser version."""
 
 
+class IndexDamagedError(IndexStaleError):
+    """A file of the built index is missing, truncated or unreadable."""
+
+
 class NotFoundError(HcpcsError):
     """A well-formed code that no loaded release contains."""
 

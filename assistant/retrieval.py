@@ -345,13 +345,32 @@ class Retriever:
         import numpy as np
         import torch
 
+        from assistant.errors import HcpcsError, IndexDamagedError, StoreUnavailableError
+
         matrix = np.zeros((len(self.doc_ids), self.manifest["model"]["dimension"]), np.float32)
-        for start in range(0, len(self.doc_ids), 4096):
-            got = self.collection.get(
-                ids=self.doc_ids[start : start + 4096], include=["embeddings"]
+        found = 0
+        try:
+            for start in range(0, len(self.doc_ids), 4096):
+                got = self.collection.get(
+                    ids=self.doc_ids[start : start + 4096], include=["embeddings"]
+                )
+                for doc_id, vector in zip(got["ids"], got["embeddings"], strict=True):
+                    matrix[self.doc_pos[doc_id]] = vector
+                    found += 1
+        except HcpcsError:
+            raise
+        except Exception as exc:
+            where = self.settings.chroma_url or str(self.directory / "chroma")
+            message = f"reading the vectors from Chroma at {where} failed ({type(exc).__name__})"
+            if self.settings.chroma_url:
+                raise StoreUnavailableError(message) from None
+            raise IndexDamagedError(f"{message}; run `hcpcs index build`") from None
+        if found != len(self.doc_ids):
+            # A vector missing would silently rank its document last: refuse instead.
+            raise IndexDamagedError(
+                f"Chroma holds {found:,} of the index's {len(self.doc_ids):,} vectors; "
+                "run `hcpcs index build`"
             )
-            for doc_id, vector in zip(got["ids"], got["embeddings"], strict=True):
-                matrix[self.doc_pos[doc_id]] = vector
         # Scanned with torch, in the thread pool the question encoder already uses: a numpy
         # scan's BLAS threads would spin against torch's and triple the encoder's time.
         return torch.from_numpy(matrix)

@@ -111,8 +111,10 @@ def test_lookup_errors(built: dict[str, str], args, code, word):
 
 
 def test_stale_index_is_refused_with_the_fix(built: dict[str, str]):
-    target = Path(built["HCPCS_CORPUS_DIR"]) / "guidance" / "tiny.txt"
-    target.write_text("changed")
+    manifest = Path(built["HCPCS_SOURCES"])
+    text = manifest.read_text()
+    sha = [ln for ln in text.splitlines() if "sha256" in ln][-1].split('"')[1]
+    manifest.write_text(text.replace(sha, "0" * 64))  # the project now expects another file
     _one_line_error(run(built, "lookup", "E0601"), 1, "stale", "hcpcs index build")
     result = run(built, "index", "status")
     assert result.exit_code == 1 and "STALE" in result.output

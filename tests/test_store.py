@@ -12,12 +12,14 @@ from assistant.codebook import Codebook
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from assistant.errors import (
+    ChecksumError,
     IndexMissingError,
     IndexStaleError,
     NotFoundError,
     ParseError,
     UsageError,
 )
+from assistant.lookup import lookup_code
 from tests.fixture_corpus import fixture_env
 
 
@@ -91,7 +93,7 @@ def test_rebuild_swaps_and_prunes(settings: Settings):
     assert store.check_current(settings)[1]["build_id"] == second["build_id"]
 
 
-def test_failed_build_leaves_previous_index_answering(settings: Settings):
+def test_unparseable_release_fails_the_build_and_keeps_the_previous_build(settings: Settings):
     first = _build(settings)
     # Damage a release in the corpus *and* its manifest entry, so the parse itself fails.
     zpath = next(settings.corpus_dir.rglob("hcpcs-2099.zip"))
@@ -121,14 +123,30 @@ def test_leftovers_of_a_killed_build_are_cleared(settings: Settings):
     assert not leftover.exists()
 
 
-def test_changed_corpus_file_makes_index_stale(settings: Settings):
-    _build(settings)
+def test_damaged_corpus_file_fails_the_build_and_the_old_index_answers(settings: Settings):
+    first = _build(settings)
     target = settings.corpus_dir / "guidance" / "tiny.txt"
-    target.write_text(target.read_text() + "changed\n")
-    with pytest.raises(IndexStaleError, match=r"tiny\.txt changed.*hcpcs index build"):
-        store.check_current(settings)
+    target.write_bytes(target.read_bytes()[:40])  # truncated on disk, manifest unchanged
+    with pytest.raises(ChecksumError, match=r"tiny\.txt: sha256 mismatch.*hcpcs corpus fetch"):
+        _build(settings)
+    # The index was built from the verified bytes: it is still current and answers.
+    directory, manifest = store.check_current(settings)
+    assert manifest["build_id"] == first["build_id"]
+    assert not list((settings.index_dir / "builds").glob(".tmp-*"))
     status = store.index_status(settings)
-    assert status["current"] is False
+    assert status["current"] is True
+    assert status["corpus_problems"] == ["tiny.txt does not match its sha256"]
+    assert Codebook(directory / "records.sqlite").lookup("E0601")
+
+
+def test_other_corpus_in_the_manifest_makes_index_stale(settings: Settings):
+    _build(settings)
+    text = settings.manifest.read_text()
+    sha = [ln for ln in text.splitlines() if "sha256" in ln][-1].split('"')[1]
+    settings.manifest.write_text(text.replace(sha, "0" * 64))
+    with pytest.raises(IndexStaleError, match=r"sources\.toml lists other.*hcpcs index build"):
+        store.check_current(settings)
+    assert store.index_status(settings)["current"] is False
 
 
 def test_touched_but_identical_file_is_still_current(settings: Settings):
@@ -182,3 +200,51 @@ def test_rebuild_embeds_only_changed_documents(settings: Settings):
     directory, _ = store.check_current(settings)
     lexical = store.load_lexical(directory)
     assert len(lexical.ids) == manifest["documents"]
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "words"),
+    [
+        ("records.sqlite", _truncate, "records.sqlite is"),
+        ("records.sqlite", Path.unlink, "records.sqlite is missing"),
+        ("records.sqlite", _flip_last_byte, "records.sqlite does not match"),
+        ("lexical.pkl", _truncate, "lexical.pkl is"),
+        ("lexical.pkl", _flip_last_byte, "lexical.pkl does not match"),
+        ("chroma/chroma.sqlite3", _truncate, "Chroma store"),
+        ("manifest.json", _truncate, "manifest"),
+    ],
+)
+def test_a_damaged_index_is_refused_with_the_fix(settings: Settings, name, damage, words):
+    from assistant.service import load_retriever
+
+    _build(settings)
+    damage(settings.index_dir / "current" / name)
+    with pytest.raises(IndexStaleError, match=rf"{words}.*hcpcs index build"):
+        load_retriever(settings)
+    if name != "chroma/chroma.sqlite3":  # a lookup reads no vectors
+        with pytest.raises(IndexStaleError, match="hcpcs index build"):
+            lookup_code(settings, "E0601", None)
+    if name != "manifest.json":
+        status = store.index_status(settings)
+        assert status["current"] is (name == "chroma/chroma.sqlite3")
+
+
+def test_missing_vectors_are_refused(settings: Settings):
+    """A Chroma store that lost vectors would rank their documents last without a word."""
+    from assistant.service import load_retriever
+
+    manifest = _build(settings)
+    collection = store.open_collection(settings, settings.index_dir / "current", manifest)
+    collection.delete(ids=collection.get(limit=1)["ids"])
+    with pytest.raises(IndexStaleError, match="Chroma holds .* vectors"):
+        load_retriever(settings)

@@ -100,11 +100,8 @@ def load_sources(manifest: Path) -> list[Source]:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def source_states(sources: Iterable[Source], corpus_dir: Path) -> list[SourceState]:
