@@ -11,6 +11,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,22 +38,72 @@ def _cold(args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     return seconds, round(usage.ru_maxrss / 1024), proc.returncode
 
 
-def run_bench(
-    settings: Settings, questions: list[str], threads: int = 8, repeat_cold: int = 3
-) -> dict[str, Any]:
-    from assistant.answer import ask
-    from assistant.service import load_retriever
-
+def _env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "HF_HUB_OFFLINE": "1",
             "HCPCS_CORPUS_DIR": str(settings.corpus_dir),
             "HCPCS_INDEX_DIR": str(settings.index_dir),
+            "HCPCS_SOURCES": str(settings.manifest),
+            "HCPCS_MODEL": settings.model,
+            "HCPCS_CHROMA_URL": settings.chroma_url or "",
         }
     )
-    if settings.chroma_url:
-        env["HCPCS_CHROMA_URL"] = settings.chroma_url
+    return env
+
+
+def build_figures(settings: Settings, measure: bool) -> dict[str, Any]:
+    """Index build time and peak memory: a fresh build timed now, or what the index recorded.
+
+    A fresh build runs as its own `hcpcs index build` process into a temporary folder (the
+    embedded Chroma there even when a server is configured), so the current index is untouched
+    and nothing is reused from it.
+    """
+    from assistant.errors import HcpcsError
+    from assistant.store import build_dir, read_manifest
+
+    if not measure:
+        manifest = read_manifest(build_dir(settings))
+        return {
+            "measured": "recorded by the current index",
+            "build_id": manifest["build_id"],
+            "seconds": manifest.get("build_seconds"),
+            "peak_rss_mb": manifest.get("peak_rss_mb"),
+            "documents": manifest.get("documents"),
+            "reused_vectors": manifest.get("reused_vectors", 0),
+        }
+    with tempfile.TemporaryDirectory(prefix="hcpcs-bench-") as tmp:
+        env = _env(settings)
+        env.update({"HCPCS_INDEX_DIR": tmp, "HCPCS_CHROMA_URL": ""})
+        seconds, _rss, code = _cold(["index", "build"], env)
+        if code != 0:
+            raise HcpcsError("the timed index build failed; run `hcpcs index build` to see why")
+        manifest = read_manifest(Path(tmp) / "current")
+    return {
+        "measured": "fresh build now",
+        "build_id": manifest["build_id"],
+        "seconds": manifest["build_seconds"],
+        "process_seconds": round(seconds, 2),
+        "peak_rss_mb": manifest["peak_rss_mb"],
+        "documents": manifest["documents"],
+        "reused_vectors": manifest.get("reused_vectors", 0),
+        "stage_seconds": manifest.get("stage_seconds"),
+    }
+
+
+def run_bench(
+    settings: Settings,
+    questions: list[str],
+    threads: int = 8,
+    repeat_cold: int = 3,
+    measure_build: bool = False,
+) -> dict[str, Any]:
+    from assistant.answer import ask
+    from assistant.service import load_retriever
+
+    build = build_figures(settings, measure_build)
+    env = _env(settings)
 
     lookup = [_cold(["lookup", "E0601"], env) for _ in range(repeat_cold)]
     cold_ask = [_cold(["ask", "cpap machine for sleep apnea"], env) for _ in range(repeat_cold)]
@@ -79,6 +130,7 @@ def run_bench(
     threaded_seconds = time.perf_counter() - t0
 
     return {
+        "index_build": build,
         "questions": len(questions),
         "warm_answer_ms": {
             "p50": round(percentile(latencies, 50), 1),
@@ -100,8 +152,11 @@ def run_bench(
 
 def format_bench(figures: dict[str, Any]) -> str:
     w = figures["warm_answer_ms"]
+    b = figures["index_build"]
     return "\n".join(
         [
+            f"index build ({b['measured']}): {b['seconds']} s, peak {b['peak_rss_mb']} MB, "
+            f"{b['documents']} documents, {b['reused_vectors']} vectors reused",
             f"warm question -> answer over {figures['questions']} questions: p50 {w['p50']} ms, "
             f"p95 {w['p95']} ms (mean {w['mean']}, max {w['max']})",
             f"cold `hcpcs lookup E0601`: {figures['cold_lookup_s']} s",

@@ -256,6 +256,12 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
             f"({status['drug_see_entries']} see lines), "
             f"{status['crosswalk_entries']} crosswalk entries, {status['passages']} passages"
         )
+    if status["corpus_problems"] and not as_json:
+        click.echo(
+            f"  corpus: {'; '.join(status['corpus_problems'])} (the index still answers; "
+            "run `hcpcs corpus fetch` before the next build)",
+            err=True,
+        )
     if not status["current"]:
         ctx.exit(1)
 
@@ -676,7 +682,7 @@ def quiz_make(
 DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option(
     "--set",
     "set_path",
@@ -686,16 +692,130 @@ DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
     help="Question set whose questions are timed.",
 )
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option(
+    "--build",
+    "measure_build",
+    is_flag=True,
+    help="Also time a fresh index build into a temporary folder (about a minute); without "
+    "it, the build time and memory the current index recorded are reported.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_context
-def bench(ctx: click.Context, set_path: Path, threads: int, as_json: bool) -> None:
-    """Measure warm answer latency (p50/p95), cold lookup and ask, throughput and memory."""
+def bench(
+    ctx: click.Context, set_path: Path, threads: int, measure_build: bool, as_json: bool
+) -> None:
+    """Measure index build, warm answer latency (p50/p95), cold start, throughput, memory.
+
+    `hcpcs bench ui` load-tests the Streamlit chat instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from assistant.bench import format_bench, run_bench
     from assistant.evals import read_set
 
     questions = [q["question"] for q in read_set(set_path)]
-    figures = run_bench(_settings(ctx), questions, threads=threads)
+    figures = run_bench(_settings(ctx), questions, threads=threads, measure_build=measure_build)
     click.echo(json.dumps(figures, indent=2) if as_json else format_bench(figures))
+
+
+@bench.command("ui")
+@click.option("--sessions", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option(
+    "--questions",
+    "per_session",
+    type=click.IntRange(1, 200),
+    default=10,
+    show_default=True,
+    help="Questions each session asks, one after the other.",
+)
+@click.option(
+    "--set",
+    "set_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_BENCH_SET,
+    show_default="evals/coder.jsonl",
+    help="Question set the questions are taken from, in order.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=300,
+    show_default=True,
+    help="Seconds after which the whole run stops by itself.",
+)
+@click.option(
+    "--question-timeout",
+    type=click.FloatRange(0.1, 600),
+    default=60,
+    show_default=True,
+    help="Seconds one answer may take before its session gives up.",
+)
+@click.option(
+    "--url",
+    help="Load-test this running server (http://127.0.0.1:PORT) instead of starting one.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures (and every turn) as JSON.")
+@click.pass_context
+def bench_ui(
+    ctx: click.Context,
+    sessions: int,
+    per_session: int,
+    set_path: Path,
+    timeout: float,
+    question_timeout: float,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """Load-test the Streamlit chat on 127.0.0.1: concurrent sessions, p50/p95 answer times.
+
+    Starts `streamlit run app.py` on a free port (unless --url), warms it with one question,
+    then runs --sessions websocket sessions at once, each asking its questions in turn. Exits 1
+    if any question got no answer.
+    """
+    from assistant import store
+    from assistant.evals import read_set
+    from assistant.uiload import format_load, run_load, streamlit_server
+
+    questions = [q["question"] for q in read_set(set_path)]
+    settings = _settings(ctx)
+    warmup = "cpap machine for sleep apnea"
+
+    def run(target: str) -> dict:
+        return run_load(
+            target,
+            questions,
+            sessions=sessions,
+            questions_per_session=per_session,
+            timeout=timeout,
+            question_timeout=question_timeout,
+            warmup=warmup,
+        )
+
+    if url is not None:
+        if not re.fullmatch(r"https?://[\w.\-\[\]:]+/?", url):
+            raise click.BadParameter("give http://HOST:PORT", param_hint="--url")
+        figures = run(url)
+    else:
+        store.check_current(settings)  # a missing or stale index: say so before starting
+        env = dict(os.environ)
+        env.update(
+            {
+                "HF_HUB_OFFLINE": "1",
+                "HCPCS_CORPUS_DIR": str(settings.corpus_dir),
+                "HCPCS_INDEX_DIR": str(settings.index_dir),
+                "HCPCS_SOURCES": str(settings.manifest),
+                "HCPCS_MODEL": settings.model,
+                "HCPCS_CHROMA_URL": settings.chroma_url or "",
+            }
+        )
+        with streamlit_server(env) as server:
+            figures = run(server.url)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_load(figures))
+    if figures["errors"]:
+        ctx.exit(1)
 
 
 class _Progress:

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from assistant.corpus.release import FIELDS
+from assistant.uiload import free_port  # noqa: F401 - the tests take it from here
 
 
 def record(
@@ -241,15 +242,6 @@ def fixture_env(root: Path, fetched: bool = True) -> dict[str, str]:
         "HCPCS_SOURCES": str(manifest),
         "HCPCS_MODEL": "hash-embedder",
     }
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_http(url: str, proc, log: Path, seconds: float) -> None:
