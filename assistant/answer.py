@@ -7,9 +7,11 @@ the MAC's and the CFR's), always inside quotation marks with their source named.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import date
 
+from assistant import logs
 from assistant.records import Answer, Citation, CodeRecord, Passage
 from assistant.retrieval import Filters, Result, Retriever
 
@@ -110,12 +112,16 @@ def ask(
     """Answer a question; returns the answer and the conversation with this turn added."""
     from assistant.errors import UsageError
 
+    started = time.perf_counter()
     text, remarks = clean_question(question)
     if not text:
         raise UsageError("the question is empty")
     context = conversation.last.context if is_follow_up(text, conversation) else ""
     result = retriever.search(text, options.filters, k=max(options.top, 5), context=context)
     answer = compose(retriever, text, result, options, remarks, follow_up=bool(context))
+    logs.answered(
+        retriever.settings, text, answer, time.perf_counter() - started, follow_up=bool(context)
+    )
     best = answer.codes[0] if answer.codes else None
     turn_context = f"{best.long_description}" if best else ""
     return answer, conversation.with_turn(

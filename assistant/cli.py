@@ -98,6 +98,9 @@ def cli(
         ctx.obj = Settings.from_env(
             corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url
         )
+        from assistant.logs import configure
+
+        configure(ctx.obj)
     except HcpcsError as exc:
         click.echo(f"Error: {exc}", err=True)
         ctx.exit(exc.exit_code)

@@ -23,6 +23,8 @@ class Settings:
     manifest: Path
     chroma_url: str | None = None
     model: str = DEFAULT_MODEL
+    log_file: Path | None = None  # opt-in: one line per answer, see assistant/logs.py
+    log_questions: bool = False  # opt-in too: put the question's text in those lines
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -34,6 +36,8 @@ class Settings:
             manifest=Path(env.get("HCPCS_SOURCES") or PROJECT_ROOT / "corpus" / "sources.toml"),
             chroma_url=env.get("HCPCS_CHROMA_URL") or None,
             model=env.get("HCPCS_MODEL") or DEFAULT_MODEL,
+            log_file=Path(env["HCPCS_LOG_FILE"]) if env.get("HCPCS_LOG_FILE") else None,
+            log_questions=_flag(env, "HCPCS_LOG_QUESTIONS"),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         settings = replace(settings, **given) if given else settings
@@ -44,6 +48,15 @@ class Settings:
                 f"HCPCS_MODEL must be one of {', '.join(KNOWN_MODELS)}, not {settings.model[:60]!r}"
             )
         return settings
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise UsageError(f"{name} must be 1 or 0, not {value[:20]!r}")
 
 
 def _check_url(url: str) -> None:

@@ -27,7 +27,11 @@ class Loader:
     """
 
     def __init__(self) -> None:
-        self.retriever = Retriever(Settings.from_env())
+        from assistant.logs import configure
+
+        settings = Settings.from_env()
+        configure(settings)
+        self.retriever = Retriever(settings)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._load, name="load-retriever", daemon=True)
         self._thread.start()
