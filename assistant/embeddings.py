@@ -97,17 +97,33 @@ class PackagedModelEmbedder:
         import torch
 
         model = self._load()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
-            vectors = model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
+        before = torch.get_num_threads()
+        torch.set_num_threads(os.cpu_count() or 1)  # batches of documents use every core
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16):
+                vectors = model.encode(
+                    texts,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                )
+        finally:
+            torch.set_num_threads(before)
         return vectors.astype("float32").tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Encode one question (torch only: see assistant.minilm)."""
+        """Encode one question (torch only: see assistant.minilm), on one intra-op thread.
+
+        A question is a few dozen tokens: one thread encodes it about as fast as two, and a
+        thread team waiting at a barrier for a descheduled member turns 25 ms into 600 ms
+        whenever another process takes a core (measured on 2 cores). Concurrent questions get
+        their parallelism from the callers' threads. The setting is per thread in torch, so it
+        is made in the thread that asks.
+        """
+        import torch
+
+        if torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
         return self.load_query_encoder().encode(text)
 
 
