@@ -222,6 +222,8 @@ def _date(value: str, where: str) -> date | None:
     value = value.strip()
     if not value or set(value) == {"0"}:
         return None
+    if len(value) != 8 or not (value.isascii() and value.isdigit()):
+        raise ParseError(f"{where}: bad date {value!r}")
     try:
         return date(int(value[0:4]), int(value[4:6]), int(value[6:8]))
     except ValueError:
@@ -355,7 +357,9 @@ def _record(
         processing_note=notes.get(note, "") if note else "",
         betos=one("betos"),
         types_of_service=many("tos"),
-        anesthesia_base_units=int(anesthesia) if anesthesia.isdigit() else None,
+        anesthesia_base_units=int(anesthesia)
+        if anesthesia.isascii() and anesthesia.isdigit()
+        else None,
         add_date=_date(one("add_date"), where),
         action_effective_date=_date(one("action_date"), where),
         termination_date=_date(one("termination_date"), where),
