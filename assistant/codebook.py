@@ -29,7 +29,7 @@ CREATE TABLE documents (id TEXT PRIMARY KEY, kind TEXT, ref TEXT, text TEXT, rel
 CREATE INDEX crosswalk_code ON crosswalk (code);
 """
 
-CODE_PATTERN = re.compile(r"^[A-Z]\d{4}$")
+CODE_PATTERN = re.compile(r"^[A-Z][0-9]{4}$")
 MODIFIER_PATTERN = re.compile(r"^[A-Z0-9]{2}$")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-TOKENIZER_VERSION = "tok-7"  # bump when the tokens or the lexical file change
+TOKENIZER_VERSION = "tok-8"  # bump when the tokens or the lexical file change
 
 # Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
 # General vocabulary of the field, never tied to one code.
@@ -79,7 +79,6 @@ ABBREVIATIONS: dict[str, str] = {
     "oz": "ounce",
     "lb": "pound",
     "lbs": "pound",
-    "sq.": "square",
     "tx": "treatment",
     "dx": "diagnostic",
     "rx": "prescription",
@@ -148,6 +147,14 @@ NEGATION_SCOPE = 4  # content words a negation reaches, within its clause
 _CLAUSE = re.compile(r"[,;:()\[\]]|\bbut\b|\bor\b")
 
 
+# "sq" is subcutaneous, except before a unit of length: "per sq cm", "4 sq. in" are square.
+_SQUARE = re.compile(r"\bsq\.?\s*(?=(?:cm|mm|in|inch|inches|ft|feet)\b)", re.IGNORECASE)
+
+
+def _squares(text: str) -> str:
+    return _SQUARE.sub("square ", text)
+
+
 def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     """Normalised tokens: lower-cased, shorthand spelled out, light-stemmed, stopwords dropped.
 
@@ -157,7 +164,7 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     they match the same negation on the other side, never the plain word.
     """
     out: list[str] = []
-    for clause in _CLAUSE.split(text.casefold()):
+    for clause in _CLAUSE.split(_squares(text.casefold())):
         negated = 0
         previous = ""
         for raw in _SPLIT.findall(clause):
@@ -220,7 +227,7 @@ def _parts(word: str) -> list[str]:
 def expand(text: str) -> str:
     """The question with shorthand spelled out, for the embedding model (which reads words)."""
     words = []
-    for raw in re.findall(r"w/o|w/c|w/|\S+", text):
+    for raw in re.findall(r"w/o|w/c|w/|\S+", _squares(text)):
         key = raw.casefold().strip(",.;:?!()")
         words.append(ABBREVIATIONS.get(key, raw))
     return " ".join(words)

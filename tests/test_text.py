@@ -32,3 +32,10 @@ def test_stopwords_dropped_and_expand_for_the_model():
     assert expand("cpap w/ humidifier") == (
         "cpap continuous positive airway pressure with humidifier"
     )
+
+
+def test_sq_is_square_before_a_unit_and_subcutaneous_otherwise():
+    assert tokenize("skin substitute, per sq cm") == ["skin", "substitute", "square", "cm"]
+    assert "square" in tokenize("dressing 16 sq. in or less")
+    assert tokenize("insulin given sq") == ["insulin", "given", "subcutaneous"]
+    assert expand("per sq. cm; 2 sq in") == "per square cm; 2 square in"
