@@ -32,9 +32,13 @@ def _cold(args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     exe = Path(sys.executable).with_name("hcpcs")
     command = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant"]
     started = time.perf_counter()
-    proc = subprocess.run(command + args, env=env, capture_output=True, check=False)
+    proc = subprocess.Popen(
+        command + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    # wait4 gives this child's own peak memory, not the largest of every child so far.
+    _pid, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     return seconds, round(usage.ru_maxrss / 1024), proc.returncode
 
 

@@ -1,0 +1,70 @@
+"""`hcpcs bench --json` on the fixture corpus: every figure the report promises, measured."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant import store
+from assistant.cli import cli
+from assistant.config import Settings
+from assistant.embeddings import HashEmbedder
+from tests.fixture_corpus import fixture_env
+
+pytestmark = pytest.mark.integration  # starts `hcpcs` processes
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = fixture_env(tmp_path)
+    store.build_index(Settings.from_env(env), embedder=HashEmbedder())
+    qset = tmp_path / "set.jsonl"
+    questions = ["cpap device", "heated humidifier", "air fluidized bed", "E0601", "KX modifier"]
+    qset.write_text(
+        "".join(
+            json.dumps({"id": f"q{n}", "question": q, "expected_codes": []}) + "\n"
+            for n, q in enumerate(questions)
+        )
+    )
+    return env | {"SET": str(qset), "HF_HUB_OFFLINE": "1"}
+
+
+def _bench(env: dict[str, str], *args: str) -> dict:
+    result = CliRunner().invoke(
+        cli, ["bench", "--set", env["SET"], "--threads", "4", "--json", *args], env=env
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_bench_reports_every_figure(env):
+    current = os.readlink(Path(env["HCPCS_INDEX_DIR"]) / "current")
+    figures = _bench(env)
+    build = figures["index_build"]
+    assert build["measured"] == "recorded by the current index"
+    assert build["build_id"] == Path(current).name and build["seconds"] > 0
+    assert build["peak_rss_mb"] > 0 and build["documents"] > 0
+    assert figures["questions"] == 5
+    warm = figures["warm_answer_ms"]
+    assert 0 < warm["p50"] <= warm["p95"] <= warm["max"]
+    assert figures["cold_lookup_s"] > 0 and figures["cold_ask_s"] > 0
+    assert figures["threads"] == 4 and figures["threaded_questions_per_s"] > 0
+    # Each cold process's own peak, not the bench process's.
+    assert 0 < figures["peak_rss_mb"]["cold_processes"] < 2000
+    assert figures["peak_rss_mb"]["bench_process"] > 0
+
+
+def test_bench_build_times_a_fresh_build_and_leaves_the_index(env):
+    index = Path(env["HCPCS_INDEX_DIR"])
+    before = os.readlink(index / "current")
+    build = _bench(env, "--build")["index_build"]
+    assert build["measured"] == "fresh build now"
+    assert build["reused_vectors"] == 0 and build["build_id"] != Path(before).name
+    assert build["process_seconds"] >= build["seconds"] > 0
+    assert set(build["stage_seconds"]) >= {"parse", "embed", "chroma"}
+    assert os.readlink(index / "current") == before
+    assert [p.name for p in (index / "builds").iterdir()] == [Path(before).name]
