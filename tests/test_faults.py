@@ -76,6 +76,10 @@ def _answers(settings: Settings, retriever: Retriever | None = None) -> list[dic
 
 
 def _start_build(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """A build process; the staging folders left by earlier killed builds are marked stale."""
+    builds = Path(env["HCPCS_INDEX_DIR"]) / "builds"
+    for old in builds.glob(".tmp-*"):
+        (old / ".from-an-earlier-build").touch()
     return subprocess.Popen(
         [sys.executable, "-m", "assistant", "index", "build"],
         env=env,
@@ -87,8 +91,10 @@ def _start_build(env: dict[str, str], log: Path) -> subprocess.Popen:
 def _wait_for(builds: Path, name: str, proc: subprocess.Popen, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if any((tmp / name).exists() for tmp in builds.glob(".tmp-*")):
-            return
+        for tmp in builds.glob(".tmp-*"):
+            # Only this build's staging folder counts, not one a killed build left behind.
+            if (tmp / name).exists() and not (tmp / ".from-an-earlier-build").exists():
+                return
         if proc.poll() is not None:
             pytest.fail(f"the build ended (exit {proc.returncode}) before {name} appeared")
         time.sleep(0.01)
