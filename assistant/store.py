@@ -14,7 +14,6 @@ failed or killed build leaves the previous index answering.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pickle
@@ -41,6 +40,7 @@ from assistant.errors import (
     StoreUnavailableError,
     UsageError,
 )
+from assistant.locks import exclusive
 from assistant.text import TOKENIZER_VERSION
 
 INDEX_FORMAT = 2  # 2: sha256 of the record store and BM25 files
@@ -229,31 +229,10 @@ def build_index(
         raise UsageError(
             f"cannot use {settings.index_dir} as the index folder: {exc.strerror}"
         ) from None
-    with _build_lock(paths):
+    # One build at a time per index folder: a second would delete the first's staging files.
+    with exclusive(paths.root / ".build.lock", "index build"):
         manifest = _build(settings, paths, started, report, embedder, corpus)
     return manifest
-
-
-@contextlib.contextmanager
-def _build_lock(paths: IndexPaths):
-    """One build at a time per index folder: a second would delete the first's staging files.
-
-    An flock is released by the kernel when its holder dies, so a killed build never leaves
-    the index locked.
-    """
-    import fcntl
-
-    with (paths.root / ".build.lock").open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise HcpcsError(
-                f"another index build is running in {paths.root}; wait for it to finish"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _build(settings: Settings, paths: IndexPaths, started: float, report, embedder, corpus):

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from assistant.errors import ChecksumError, CorpusError, UsageError
+from assistant.locks import exclusive
 
 KINDS = {
     "cms-hcpcs-release",
@@ -128,6 +129,18 @@ def fetch(
     if mirror is not None and not mirror.is_dir():
         raise UsageError(f"mirror folder not found: {mirror}")
     corpus_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(corpus_dir / ".fetch.lock", "corpus fetch"):
+        for leftover in corpus_dir.glob(".fetch-*"):  # staging of a fetch that was killed
+            shutil.rmtree(leftover, ignore_errors=True)
+        return _fetch(sources, corpus_dir, mirror, progress)
+
+
+def _fetch(
+    sources: list[Source],
+    corpus_dir: Path,
+    mirror: Path | None,
+    progress: Callable[[Source, str], None] | None,
+) -> list[tuple[Source, str]]:
     staged: list[tuple[Source, Path | None, str]] = []
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=corpus_dir) as tmp:
         for src in sources:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.corpus.sources import fetch, load_sources, source_states
-from assistant.errors import ChecksumError, CorpusError, UsageError
+from assistant.errors import ChecksumError, CorpusError, HcpcsError, UsageError
+from assistant.locks import exclusive
 from tests.fixture_corpus import write_corpus
 
 
@@ -95,3 +96,26 @@ def test_project_manifest_covers_the_mirror():
             if p.is_file() and p.name != "README.md"
         }
         assert on_disk == {s.path for s in sources}
+
+
+def test_a_killed_fetch_leaves_nothing_the_next_one_keeps(tmp_path: Path):
+    mirror, manifest = write_corpus(tmp_path)
+    out = tmp_path / "raw"
+    out.mkdir()
+    leftover = out / ".fetch-killed"  # what a fetch killed while staging leaves behind
+    leftover.mkdir()
+    (leftover / "hcpcs-2099-01").write_bytes(b"half a file")
+    fetch(load_sources(manifest), out, mirror)
+    assert not list(out.glob(".fetch-*"))
+    assert all(s.verified for s in source_states(load_sources(manifest), out))
+
+
+def test_a_second_fetch_at_once_is_refused(tmp_path: Path):
+    mirror, manifest = write_corpus(tmp_path)
+    out = tmp_path / "raw"
+    out.mkdir()
+    with exclusive(out / ".fetch.lock", "corpus fetch"):  # a fetch is running
+        with pytest.raises(HcpcsError, match="another corpus fetch is running"):
+            fetch(load_sources(manifest), out, mirror)
+    assert not (out / "guidance").exists()
+    fetch(load_sources(manifest), out, mirror)  # once it ends, the next one runs
