@@ -42,7 +42,8 @@ def _cold(args: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     return seconds, round(usage.ru_maxrss / 1024), proc.returncode
 
 
-def _env(settings: Settings) -> dict[str, str]:
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment for a child `hcpcs` or `streamlit` process using these settings."""
     env = dict(os.environ)
     env.update(
         {
@@ -78,7 +79,7 @@ def build_figures(settings: Settings, measure: bool) -> dict[str, Any]:
             "reused_vectors": manifest.get("reused_vectors", 0),
         }
     with tempfile.TemporaryDirectory(prefix="hcpcs-bench-") as tmp:
-        env = _env(settings)
+        env = child_env(settings)
         env.update({"HCPCS_INDEX_DIR": tmp, "HCPCS_CHROMA_URL": ""})
         seconds, _rss, code = _cold(["index", "build"], env)
         if code != 0:
@@ -107,7 +108,7 @@ def run_bench(
     from assistant.service import load_retriever
 
     build = build_figures(settings, measure_build)
-    env = _env(settings)
+    env = child_env(settings)
 
     lookup = [_cold(["lookup", "E0601"], env) for _ in range(repeat_cold)]
     cold_ask = [_cold(["ask", "cpap machine for sleep apnea"], env) for _ in range(repeat_cold)]

@@ -776,6 +776,7 @@ def bench_ui(
     if any question got no answer.
     """
     from assistant import store
+    from assistant.bench import child_env
     from assistant.evals import read_set
     from assistant.uiload import format_load, run_load, streamlit_server
 
@@ -800,18 +801,7 @@ def bench_ui(
         figures = run(url)
     else:
         store.check_current(settings)  # a missing or stale index: say so before starting
-        env = dict(os.environ)
-        env.update(
-            {
-                "HF_HUB_OFFLINE": "1",
-                "HCPCS_CORPUS_DIR": str(settings.corpus_dir),
-                "HCPCS_INDEX_DIR": str(settings.index_dir),
-                "HCPCS_SOURCES": str(settings.manifest),
-                "HCPCS_MODEL": settings.model,
-                "HCPCS_CHROMA_URL": settings.chroma_url or "",
-            }
-        )
-        with streamlit_server(env) as server:
+        with streamlit_server(child_env(settings)) as server:
             figures = run(server.url)
     if as_json:
         click.echo(json.dumps(figures, indent=2, ensure_ascii=False))

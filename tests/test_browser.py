@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from assistant import store
+from assistant import store, uiload
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
-from tests.fixture_corpus import fixture_env, free_port, wait_for_http
+from tests.fixture_corpus import fixture_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
@@ -31,38 +28,8 @@ def server(tmp_path: Path):
     env = dict(os.environ)
     env.update(fixture_env(tmp_path))
     store.build_index(Settings.from_env(env), embedder=HashEmbedder())
-    port = free_port()
-    log = (tmp_path / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for_http(f"{url}/_stcore/health", proc, tmp_path / "streamlit.log", 60)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with uiload.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
+        yield srv.url
 
 
 def test_question_in_a_real_browser(server: str, tmp_path: Path):
