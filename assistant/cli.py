@@ -340,6 +340,7 @@ def ask(
     Use - as QUESTION to read it from standard input.
     """
     from assistant.answer import ask as ask_question
+    from assistant.answer import clean_question
     from assistant.errors import UsageError
     from assistant.service import answer_to_json, format_answer, load_retriever, make_options
 
@@ -366,7 +367,7 @@ def ask(
             question = data.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError("the question on standard input is not valid UTF-8") from None
-    if not question.strip():
+    if not clean_question(question)[0]:
         raise UsageError("the question is empty")
     retriever = load_retriever(_settings(ctx))
     answer, _ = ask_question(retriever, question, options=options)

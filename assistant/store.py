@@ -46,7 +46,7 @@ from assistant.text import TOKENIZER_VERSION
 INDEX_FORMAT = 2  # 2: sha256 of the record store and BM25 files
 PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-1"
 COLLECTION_PREFIX = "hcpcs-"
-# Files of a build whose size is checked on every open and whose sha256 `index status` checks.
+# Files of a build whose size and sha256 are recorded, and checked whenever the index is opened.
 CHECKED_FILES = ("records.sqlite", "lexical.pkl")
 FIX = "run `hcpcs index build`"
 
