@@ -114,4 +114,5 @@ def test_trainer_page_builds_and_previews(real_index, monkeypatch):
     at.number_input[0].set_value(3)
     at.button[0].click().run()
     assert not at.exception
+    assert at.subheader, [e.value for e in at.error]  # an error box says why there is no quiz
     assert at.subheader[0].value.startswith("3 questions · CMS HCPCS 2026-01")
