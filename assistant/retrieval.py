@@ -128,7 +128,7 @@ class Retriever:
         from assistant import store
 
         if check:
-            directory, manifest = store.check_current(settings)
+            directory, manifest = store.check_current(settings, deep=True)
         else:
             directory = store.build_dir(settings)
             manifest = store.read_manifest(directory)

@@ -46,7 +46,7 @@ from assistant.text import TOKENIZER_VERSION
 INDEX_FORMAT = 2  # 2: sha256 of the record store and BM25 files
 PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-1"
 COLLECTION_PREFIX = "hcpcs-"
-# Files of a build whose size and sha256 are recorded, and checked whenever the index is opened.
+# Files of a build whose size, mtime and sha256 are recorded and checked when it is opened.
 CHECKED_FILES = ("records.sqlite", "lexical.pkl")
 FIX = "run `hcpcs index build`"
 
@@ -136,36 +136,42 @@ def corpus_problems(settings: Settings, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def check_current(settings: Settings) -> tuple[Path, dict[str, Any]]:
+def check_current(settings: Settings, deep: bool = False) -> tuple[Path, dict[str, Any]]:
     """The current build and its manifest; IndexMissingError / IndexStaleError otherwise.
 
-    The record store and BM25 files are checked against the sha256 their build recorded
-    (about 70 ms): a descriptor is never quoted from a damaged file.
+    The record store and BM25 files are checked against what their build recorded, so a
+    descriptor is never quoted from a damaged file: with ``deep`` (the long-lived retriever,
+    about 70 ms) always by sha256; otherwise by sha256 only when a file's size or mtime says
+    it was touched, which keeps `hcpcs lookup` quick.
     """
     directory = build_dir(settings)
     manifest = read_manifest(directory)
     reasons = staleness(settings, manifest)
     if reasons:
         raise IndexStaleError(f"index is stale ({reasons[0]}); {FIX}")
-    damaged = damage(directory, manifest)
+    damaged = damage(directory, manifest, deep)
     if damaged:
         raise IndexDamagedError(f"index is damaged ({damaged[0]}); {FIX}")
     return directory, manifest
 
 
-def damage(directory: Path, manifest: dict[str, Any]) -> list[str]:
+def damage(directory: Path, manifest: dict[str, Any], deep: bool = True) -> list[str]:
     """Files of the build that are missing or differ from what the build recorded."""
     problems = []
     for name, expected in manifest.get("files", {}).items():
         path = directory / name
         try:
-            size = path.stat().st_size
+            st = path.stat()
         except OSError:
             problems.append(f"{name} is missing")
             continue
-        if size != expected.get("size"):
-            problems.append(f"{name} is {size:,} bytes, the build wrote {expected.get('size'):,}")
-        elif sha256_file(path) != expected.get("sha256"):
+        if st.st_size != expected.get("size"):
+            problems.append(
+                f"{name} is {st.st_size:,} bytes, the build wrote {expected.get('size'):,}"
+            )
+            continue
+        untouched = st.st_mtime_ns == expected.get("mtime_ns")
+        if (deep or not untouched) and sha256_file(path) != expected.get("sha256"):
             problems.append(f"{name} does not match the sha256 the build recorded")
     return problems
 
@@ -327,7 +333,11 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         manifest["reused_vectors"] = len(reuse)
         manifest["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         manifest["files"] = {
-            name: {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
+            name: {
+                "size": (tmp / name).stat().st_size,
+                "mtime_ns": (tmp / name).stat().st_mtime_ns,
+                "sha256": sha256_file(tmp / name),
+            }
             for name in CHECKED_FILES
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")

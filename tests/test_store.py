@@ -248,3 +248,20 @@ def test_missing_vectors_are_refused(settings: Settings):
     collection.delete(ids=collection.get(limit=1)["ids"])
     with pytest.raises(IndexStaleError, match="Chroma holds .* vectors"):
         load_retriever(settings)
+
+
+def test_a_changed_byte_behind_an_unchanged_mtime_is_caught_where_it_matters(settings):
+    """Lookups trust an untouched size and mtime; the retriever and `index status` hash."""
+    import os
+
+    from assistant.service import load_retriever
+
+    _build(settings)
+    path = settings.index_dir / "current" / "lexical.pkl"
+    st = path.stat()
+    _flip_last_byte(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    store.check_current(settings)  # the quick check sees an untouched file
+    with pytest.raises(IndexStaleError, match="lexical.pkl does not match"):
+        load_retriever(settings)
+    assert store.index_status(settings)["current"] is False
