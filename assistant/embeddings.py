@@ -5,6 +5,7 @@ Nothing here loads a model at import time: the real embedder loads on its first 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -49,12 +50,9 @@ class PackagedModelEmbedder:
         self._lean = None
         self._bf16 = False
         self._lock = threading.Lock()
-        try:
-            self.version = metadata.version(DEFAULT_MODEL)
-        except metadata.PackageNotFoundError:
-            raise UsageError(
-                f"the embedding model package {DEFAULT_MODEL} is not installed"
-            ) from None
+        self.version = _package_version(DEFAULT_MODEL)
+        if self.version is None:
+            raise UsageError(f"the embedding model package {DEFAULT_MODEL} is not installed")
 
     @staticmethod
     def _path() -> str:
@@ -177,10 +175,22 @@ def make_embedder(name: str) -> Embedder:
 def installed_version(name: str) -> str:
     """The version an index built now with ``name`` would record, without loading anything."""
     if name == DEFAULT_MODEL:
-        try:
-            return metadata.version(DEFAULT_MODEL)
-        except metadata.PackageNotFoundError:
-            return "not installed"
+        return _package_version(DEFAULT_MODEL) or "not installed"
     if name == HashEmbedder.name:
         return HashEmbedder.version
     return "unknown"
+
+
+@functools.cache
+def _package_version(name: str) -> str | None:
+    """An installed package's version, read once per process.
+
+    Once, because importlib.metadata walks sys.path, and Streamlit changes sys.path while a
+    script runs: read from the app's loading thread at that moment, the package can seem
+    missing (seen in tests). The first read happens in the caller's thread, when the index's
+    staleness is checked.
+    """
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
