@@ -495,12 +495,12 @@ def eval_run(
     from assistant.service import load_retriever
 
     base = load_report(baseline) if baseline else None
-    for path in sets:
-        read_set(path)  # a malformed set fails before anything is loaded
+    # Read (and so checked) before anything is loaded: a malformed set fails at once.
+    loaded = [(path, read_set(path)) for path in sets]
     retriever = load_retriever(_settings(ctx))
     bar = _Progress()
     try:
-        report = run_sets(retriever, list(sets), lambda done, total: bar("questions", done, total))
+        report = run_sets(retriever, loaded, lambda done, total: bar("questions", done, total))
     finally:
         bar.close()
     comparison = compare(report, base, tolerance) if base else None

@@ -121,17 +121,15 @@ def grouped(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
 
 def run_sets(
     retriever,
-    sets: list[Path],
+    loaded: list[tuple[Path, list[dict[str, Any]]]],
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Answer every question of the sets and build the report."""
+    """Answer every question of the sets ((path, its questions from ``read_set``)); the report."""
     from assistant.answer import AskOptions, ask
-    from assistant.evals import read_set
     from assistant.retrieval import Filters
     from assistant.service import parse_date
 
-    loaded = [(path, read_set(path)) for path in sets]
-    total = sum(len(q) for _p, q in loaded)
+    total = sum(len(q) for _path, q in loaded)
     validator = CitationValidator(retriever)
     items = []
     done = 0
