@@ -96,20 +96,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_health(url: str, process: subprocess.Popen, seconds: float) -> None:
-    """Wait for ``url``/_stcore/health to answer; UiLoadError if the server exits or is slow."""
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float) -> None:
+    """Wait for ``url`` to answer 200; UiLoadError if the server process exits or is slow."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return
         except (OSError, urllib.error.URLError):
             pass
         if process.poll() is not None:
-            raise UiLoadError(f"streamlit exited with code {process.returncode} while starting")
+            raise UiLoadError(f"the server exited with code {process.returncode} while starting")
         time.sleep(0.2)
-    raise UiLoadError(f"{url}/_stcore/health did not answer within {seconds:.0f} s")
+    raise UiLoadError(f"{url} did not answer within {seconds:.0f} s")
 
 
 def _tail(log: IO[bytes], chars: int = 800) -> str:
@@ -160,7 +160,7 @@ def streamlit_server(
     try:
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_for_health(url, process, startup_timeout)
+            wait_for_http(f"{url}/_stcore/health", process, startup_timeout)
         except UiLoadError as exc:
             raise UiLoadError(f"{exc}; log tail: {_tail(log)}") from None
         yield Server(url, process)

@@ -246,22 +246,16 @@ def fixture_env(root: Path, fetched: bool = True) -> dict[str, str]:
 
 def wait_for_http(url: str, proc, log: Path, seconds: float) -> None:
     """Wait until ``url`` answers; fail the test with the server's log if it exits or is slow."""
-    import time
-    import urllib.request
-
     import pytest
 
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {log.read_text()[-800:]}")
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"{url} did not answer within {seconds:.0f} s")
+    from assistant.uiload import UiLoadError
+    from assistant.uiload import wait_for_http as wait
+
+    try:
+        wait(url, proc, seconds)
+    except UiLoadError as exc:
+        proc.kill()
+        pytest.fail(f"{exc}: {log.read_text()[-800:]}")
 
 
 def assert_one_line_error(result, code: int, *words: str) -> None:
