@@ -85,7 +85,7 @@ def test_project_manifest_covers_the_mirror():
     """Every file of the shared mirror has an entry, with the sha256 of the real file."""
     root = Path(__file__).resolve().parents[2]
     sources = load_sources(root / "corpus" / "sources.toml")
-    assert len({s.id for s in sources}) == len(sources) == 20
+    assert len({s.id for s in sources}) == len(sources) == 23
     kinds = {s.kind for s in sources}
     assert {"cms-hcpcs-release", "table-of-drugs", "guidance", "drug-crosswalk"} <= kinds
     mirror = root.parent / "shared" / "corpus"
