@@ -8,14 +8,47 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from assistant import logs
-from assistant.records import Answer, Citation, CodeRecord, Passage
+from assistant.records import Answer, Citation, CodeRecord, Notice, Passage
 from assistant.retrieval import Filters, Result, Retriever
 
-NOTICES = ("coverage", "product-agnostic", "terminated", "noc", "no-evidence")
+# The project's own wording of every notice and remark: the one place it is written. Shells
+# render Notice.text and never match on it.
+WORDING = {
+    "coverage": (
+        "Coverage: the existence of a HCPCS code does not, of itself, determine coverage or "
+        "payment. Whether Medicare pays depends on coverage policy, not on the code."
+    ),
+    "product-agnostic": (
+        "Products and brands: HCPCS Level II codes describe categories of like items and are "
+        "product-agnostic. Only CMS decides which items a code covers; a manufacturer's or "
+        "consultant's claim that CMS assigned a product to a code needs supporting "
+        "documentation. Choose the code whose descriptor most accurately reflects the item."
+    ),
+    "no-evidence": (
+        "No code in the loaded CMS releases matches this question well enough to name one. "
+        "Rephrase it with the item or service, or give the code if you have it."
+    ),
+    "terminated": (
+        "Terminated: {code} was terminated on {date} (its last valid date of service); it is "
+        "not a current code."
+    ),
+    "not-valid-on": "It is not valid for a date of service of {day}.",
+    "not-yet-valid": (
+        "Not yet valid: {code} was added on {date}; it is not valid for a date of service of {day}."
+    ),
+    "noc": (
+        "Not otherwise classified (NOC): {codes}. A NOC code is for an item or service that no "
+        "more specific code describes; check for a specific code first."
+    ),
+    "follow-up": "(Read as a follow-up to the previous question.)",
+    "too-long": (
+        "Your question was {length:,} characters long; it was answered on its first {cap:,}."
+    ),
+}
 MAX_QUESTION_CHARS = 2000  # longer questions are answered on their first 2,000 characters
 EVIDENCE_THRESHOLD = 0.30  # below this, with no code named, nothing is relevant enough to name
 
@@ -89,10 +122,7 @@ def clean_question(question: str) -> tuple[str, list[str]]:
     text = _CONTROL.sub(" ", text)
     text = " ".join(text.split())
     if len(text) > MAX_QUESTION_CHARS:
-        remarks.append(
-            f"Your question was {len(text):,} characters long; it was answered on its first "
-            f"{MAX_QUESTION_CHARS:,}."
-        )
+        remarks.append(WORDING["too-long"].format(length=len(text), cap=MAX_QUESTION_CHARS))
         text = text[:MAX_QUESTION_CHARS].rstrip()
     return text, remarks
 
@@ -137,149 +167,120 @@ def compose(
     remarks: list[str] | None = None,
     follow_up: bool = False,
 ) -> Answer:
-    """Build the answer text, cited codes and guidance, and notices from a retrieval result."""
+    """The answer as data: codes shown, notices, citations and remarks for a retrieval result.
+
+    Its ``text`` is rendered from those fields (assistant.render); nothing reads it back.
+    """
     filters = options.filters
-    lines: list[str] = list(remarks or [])
-    notices: list[str] = []
+    remarks = list(remarks or [])
+    if follow_up:
+        remarks.append(WORDING["follow-up"])
+    notices: list[Notice] = []
     citations: list[Citation] = []
     coverage_q = bool(_COVERAGE_Q.search(question))
     brand_q = bool(_BRAND_Q.search(question)) or bool(result.brands)
 
+    shown = _shown(result, options)
+    if not shown:
+        notices.append(Notice("no-evidence", WORDING["no-evidence"]))
+    else:
+        citations.extend(_descriptor_citation(record) for record in shown)
+        notices.extend(_validity_notices(shown, filters.date_of_service))
+        nocs = tuple(r.code for r in shown if r.noc)
+        if nocs:
+            notices.append(Notice("noc", WORDING["noc"].format(codes=", ".join(nocs)), nocs))
+        citations.extend(_modifier_guidance(retriever, shown))
+
+    # A product-assignment question is a coverage question in disguise ("it has a code, so it
+    # is covered"): the coverage statement goes with the product-agnostic one.
+    if shown or coverage_q or brand_q:
+        notices.append(Notice("coverage", WORDING["coverage"], tuple(r.code for r in shown)))
+        citations.extend(_guidance(retriever, COVERAGE_PHRASES, "coverage"))
+    if brand_q:
+        notices.append(Notice("product-agnostic", WORDING["product-agnostic"]))
+        citations.extend(_guidance(retriever, PRODUCT_PHRASES, "product-agnostic"))
+
+    answer = Answer(
+        question=question,
+        release=result.release,
+        codes=tuple(shown),
+        citations=tuple(dict.fromkeys(citations)),
+        notices=tuple(notices),
+        remarks=tuple(remarks),
+        follow_up=follow_up,
+        date_of_service=filters.date_of_service,
+    )
+    from assistant.render import answer_text
+
+    return replace(answer, text=answer_text(answer))
+
+
+def _shown(result: Result, options: AskOptions) -> list[CodeRecord]:
+    """The codes the answer names: the ones the question named, else the ranked candidates
+    when the corpus supports them well enough, else none."""
     relevant = result.hits if result.evidence >= EVIDENCE_THRESHOLD else []
     if result.mentions:
         # The coder named the code(s): answer about those, not about look-alikes.
         named = {(m.kind, m.code) for m in result.mentions}
         relevant = [h for h in result.hits if (h.record.kind, h.record.code) in named]
-    shown = [h.record for h in relevant[: options.top]]
+    return [h.record for h in relevant[: options.top]]
 
-    if not shown:
-        notices.append("no-evidence")
-        lines.append(
-            "No code in the loaded CMS releases matches this question well enough to name one. "
-            "Rephrase it with the item or service, or give the code if you have it."
-        )
-    else:
-        best = shown[0]
-        if follow_up:
-            lines.append("(Read as a follow-up to the previous question.)")
-        lines.append(f"Best match: {_code_line(best)}")
-        lines.extend(_details(best, filters.date_of_service))
-        for record in shown:
-            citations.append(
-                Citation(
-                    f"CMS HCPCS {record.release}",
-                    record.code,
-                    record.long_description,
-                    ref=f"CMS HCPCS {record.release}",
-                )
-            )
-        if len(shown) > 1:
-            lines.append("Other candidates:")
-            lines.extend(f"  - {_code_line(r)}" for r in shown[1:])
-        if any(r.termination_date for r in shown) or _invalid_on_date(shown, filters):
-            notices.append("terminated")
-            lines.extend(_termination_lines(shown, filters.date_of_service))
-        if any(r.noc for r in shown):
-            notices.append("noc")
-            nocs = ", ".join(r.code for r in shown if r.noc)
-            lines.append(
-                f"Not otherwise classified (NOC): {nocs}. A NOC code is for an item or service "
-                "that no more specific code describes; check for a specific code first."
-            )
 
-    # A product-assignment question is a coverage question in disguise ("it has a code, so it
-    # is covered"): the coverage statement goes with the product-agnostic one.
-    if shown or coverage_q or brand_q:
-        notices.append("coverage")
-        lines.append(
-            "Coverage: the existence of a HCPCS code does not, of itself, determine coverage or "
-            "payment. Whether Medicare pays depends on coverage policy, not on the code."
-        )
-        citations.extend(_guidance(retriever, COVERAGE_PHRASES))
-    if brand_q:
-        notices.append("product-agnostic")
-        lines.append(
-            "Products and brands: HCPCS Level II codes describe categories of like items and are "
-            "product-agnostic. Only CMS decides which items a code covers; a manufacturer's or "
-            "consultant's claim that CMS assigned a product to a code needs supporting "
-            "documentation. Choose the code whose descriptor most accurately reflects the item."
-        )
-        citations.extend(_guidance(retriever, PRODUCT_PHRASES))
-    if shown and result.passages and (coverage_q or brand_q):
-        for hit in result.passages[:1]:
-            citations.append(_passage_citation(hit.record))
-
-    text = "\n".join(lines)
-    return Answer(
-        text=text,
-        codes=tuple(shown),
-        citations=tuple(dict.fromkeys(citations)),
-        notices=tuple(dict.fromkeys(notices)),
+def _descriptor_citation(record: CodeRecord) -> Citation:
+    return Citation(
+        "descriptor",
+        record.source_label,
+        record.code,
+        record.long_description,
+        ref=record.release,
+        supports=record.code,
     )
 
 
-def _code_line(record: CodeRecord) -> str:
-    label = "modifier" if record.kind == "modifier" else "code"
-    status = "active"
-    if record.termination_date is not None:
-        status = f"terminated {record.termination_date.isoformat()}"
-    return (
-        f'{label} {record.code} "{record.long_description}" (CMS HCPCS {record.release}; {status})'
-    )
-
-
-def _details(record: CodeRecord, day: date | None) -> list[str]:
-    out = []
-    if record.short_description:
-        out.append(f'  Short descriptor: "{record.short_description}"')
-    if record.coverage_code:
-        out.append(
-            f"  Coverage code {record.coverage_code}: {record.coverage_meaning or 'not defined'}"
-            " (from the CMS record layout)"
-        )
-    if record.add_date:
-        out.append(f"  Added {record.add_date.isoformat()}")
-    if record.processing_note:
-        out.append(f'  Processing note {record.processing_note_number}: "{record.processing_note}"')
-    if day is not None:
-        state = "valid" if record.active_on(day) else "not valid"
-        out.append(f"  For a date of service of {day.isoformat()}: {state}.")
-    return out
-
-
-def _invalid_on_date(records: list[CodeRecord], filters: Filters) -> bool:
-    day = filters.date_of_service
-    return day is not None and any(not r.active_on(day) for r in records)
-
-
-def _termination_lines(records: list[CodeRecord], day: date | None) -> list[str]:
+def _validity_notices(records: list[CodeRecord], day: date | None) -> list[Notice]:
+    """A terminated code (or one not valid on the date of service) and a code not yet added
+    on the date of service, each its own notice."""
     out = []
     for r in records:
-        if r.termination_date is None and (day is None or r.active_on(day)):
-            continue
         if r.termination_date is not None:
-            line = (
-                f"Terminated: {r.code} was terminated on {r.termination_date.isoformat()} "
-                "(its last valid date of service); it is not a current code."
-            )
-        else:
-            line = f"Not yet valid: {r.code} was added on {r.add_date}."
-        if day is not None and not r.active_on(day):
-            line += f" It is not valid for a date of service of {day.isoformat()}."
-        out.append(line)
+            text = WORDING["terminated"].format(code=r.code, date=r.termination_date.isoformat())
+            if day is not None and not r.active_on(day):
+                text += " " + WORDING["not-valid-on"].format(day=day.isoformat())
+            out.append(Notice("terminated", text, (r.code,)))
+        elif day is not None and not r.active_on(day):
+            added = r.add_date.isoformat() if r.add_date else "a later date"
+            text = WORDING["not-yet-valid"].format(code=r.code, date=added, day=day.isoformat())
+            out.append(Notice("not-yet-valid", text, (r.code,)))
     return out
 
 
-def _guidance(retriever: Retriever, phrases: tuple[str, ...]) -> list[Citation]:
+def _modifier_guidance(retriever: Retriever, records: list[CodeRecord]) -> list[Citation]:
+    """For a modifier the answer names, the guidance passage that states its rule, if any."""
+    out = []
+    for record in records:
+        if record.kind != "modifier":
+            continue
+        passage = retriever.passage_naming_modifier(record.code)
+        if passage is not None:
+            out.append(_passage_citation(passage, record.code))
+    return out
+
+
+def _guidance(retriever: Retriever, phrases: tuple[str, ...], supports: str) -> list[Citation]:
     out = []
     for phrase in phrases:
         passage = retriever.passage_with(phrase)
         if passage is not None:
-            out.append(_passage_citation(passage))
+            out.append(_passage_citation(passage, supports))
     return out
 
 
-def _passage_citation(passage: Passage) -> Citation:
+def _passage_citation(passage: Passage, supports: str) -> Citation:
     return Citation(
-        passage.title, passage.section or "(whole document)", passage.text, ref=passage.source
+        passage.kind,
+        passage.title,
+        passage.section or "(whole document)",
+        passage.text,
+        ref=passage.source,
+        supports=supports,
     )

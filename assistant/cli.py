@@ -342,7 +342,8 @@ def ask(
     from assistant.answer import ask as ask_question
     from assistant.answer import clean_question
     from assistant.errors import UsageError
-    from assistant.service import answer_to_json, format_answer, load_retriever, make_options
+    from assistant.render import answer_json, format_answer
+    from assistant.service import load_retriever, make_options
 
     if (question is None) == (batch is None):
         raise click.UsageError("give a QUESTION or --batch FILE, not both or neither")
@@ -356,7 +357,7 @@ def ask(
         for item in items:
             options = make_options(item.get("date") or day, release, top, sections, status)
             answer, _ = ask_question(retriever, item["question"], options=options)
-            click.echo(json.dumps(answer_to_json(answer, item.get("id")), ensure_ascii=False))
+            click.echo(json.dumps(answer_json(answer, item.get("id")), ensure_ascii=False))
         return
     assert question is not None
     if _SURROGATE.search(question):
@@ -372,7 +373,7 @@ def ask(
     retriever = load_retriever(_settings(ctx))
     answer, _ = ask_question(retriever, question, options=options)
     if as_json:
-        click.echo(json.dumps(answer_to_json(answer), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
     else:
         click.echo(format_answer(answer))
 
@@ -414,7 +415,8 @@ def eval_retrieval(
     optional "date". Lines without expected codes are skipped. With --json and one set, the
     first retriever's metrics are at the top level and all retrievers' under "retrievers".
     """
-    from assistant.evals import evaluate_retrieval, format_retrieval, read_set
+    from assistant.evaluation.retrieval import evaluate_retrieval, format_retrieval
+    from assistant.evaluation.sets import read_set
     from assistant.service import load_retriever
 
     loaded = {path: read_set(path) for path in sets}
@@ -490,8 +492,14 @@ def eval_run(
     Exit 1 when, against --baseline, a quality metric drops by more than --tolerance or an
     item that passed now fails.
     """
-    from assistant.evalrun import compare, format_comparison, load_report, run_sets, write_markdown
-    from assistant.evals import read_set
+    from assistant.evaluation.runner import (
+        compare,
+        format_comparison,
+        load_report,
+        run_sets,
+        write_markdown,
+    )
+    from assistant.evaluation.sets import read_set
     from assistant.service import load_retriever
 
     base = load_report(baseline) if baseline else None
@@ -542,7 +550,7 @@ def eval_compare(
     ctx: click.Context, report: Path, baseline: Path, tolerance: float, as_json: bool
 ) -> None:
     """Compare REPORT with BASELINE (two `eval run` reports); exit 1 on a regression."""
-    from assistant.evalrun import compare, format_comparison, load_report
+    from assistant.evaluation.runner import compare, format_comparison, load_report
 
     comparison = compare(load_report(report), load_report(baseline), tolerance)
     click.echo(json.dumps(comparison, indent=2) if as_json else format_comparison(comparison))
@@ -564,7 +572,7 @@ def eval_make_validity_set(ctx: click.Context, out: Path, count: int) -> None:
     """Write date-of-service questions built from the newest release's termination dates."""
     from assistant import store
     from assistant.codebook import Codebook
-    from assistant.evals import validity_questions
+    from assistant.evaluation.sets import validity_questions
 
     directory, manifest = store.check_current(_settings(ctx))
     book = Codebook(directory / "records.sqlite")
@@ -587,7 +595,7 @@ def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
     """
     from assistant import store
     from assistant.codebook import Codebook
-    from assistant.evals import drug_questions
+    from assistant.evaluation.sets import drug_questions
 
     directory, manifest = store.check_current(_settings(ctx))
     book = Codebook(directory / "records.sqlite")
@@ -660,8 +668,8 @@ def quiz_make(
     out: Path | None,
 ) -> None:
     """Make a multiple-choice quiz from active codes of a release, checked item by item."""
-    from assistant.quiz import QuizBuilder
-    from assistant.quiz_export import export
+    from assistant.quiz.builder import QuizBuilder
+    from assistant.quiz.export import export
     from assistant.service import load_retriever
 
     sections = tuple(
@@ -714,8 +722,8 @@ def bench(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from assistant.bench import format_bench, run_bench
-    from assistant.evals import read_set
+    from assistant.bench.library import format_bench, run_bench
+    from assistant.evaluation.sets import read_set
 
     questions = [q["question"] for q in read_set(set_path)]
     figures = run_bench(_settings(ctx), questions, threads=threads, measure_build=measure_build)
@@ -777,9 +785,9 @@ def bench_ui(
     if any question got no answer.
     """
     from assistant import store
-    from assistant.bench import child_env
-    from assistant.evals import read_set
-    from assistant.uiload import format_load, run_load, streamlit_server
+    from assistant.bench.chat_load import format_load, run_load, streamlit_server
+    from assistant.bench.library import child_env
+    from assistant.evaluation.sets import read_set
 
     questions = [q["question"] for q in read_set(set_path)]
     settings = _settings(ctx)

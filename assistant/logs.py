@@ -58,7 +58,7 @@ def answered(settings: Settings, question: str, answer, seconds: float, follow_u
         "follow_up": follow_up,
         "ms": round(seconds * 1000, 1),
         "codes": [r.code for r in answer.codes],
-        "notices": list(answer.notices),
+        "notices": list(answer.notice_ids),
     }
     if settings.log_questions:
         event["question"] = question

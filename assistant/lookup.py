@@ -6,7 +6,7 @@ from typing import Any
 
 from assistant.codebook import Codebook
 from assistant.config import Settings
-from assistant.records import CodeRecord
+from assistant.records import CodeRecord, release_label
 from assistant.serialize import to_jsonable
 from assistant.store import check_current
 
@@ -26,18 +26,10 @@ def lookup_code(settings: Settings, code: str, release: str | None = None) -> di
         "code": latest.code,
         "kind": latest.kind,
         "newest_release": newest,
-        "status": status_of(latest, newest),
-        "records": [to_jsonable(r) | {"status": status_of(r, r.release)} for r in shown],
+        "status": latest.status_in(newest),
+        "records": [to_jsonable(r) | {"status": r.status_text} for r in shown],
         "changes": descriptor_changes(shown),
     }
-
-
-def status_of(record: CodeRecord, newest: str) -> str:
-    if record.termination_date is not None:
-        return f"terminated {record.termination_date.isoformat()}"
-    if record.release != newest:
-        return f"not in the {newest} release (last seen {record.release})"
-    return "active"
 
 
 def descriptor_changes(records: list[CodeRecord]) -> list[dict[str, str]]:
@@ -77,7 +69,7 @@ def format_lookup(result: dict[str, Any]) -> str:
         rec = group[-1]
         releases = ", ".join(r["release"] for r in group)
         lines.append("")
-        lines.append(f"CMS HCPCS {releases}  [{rec['status']}]")
+        lines.append(f"{release_label(releases)}  [{rec['status']}]")
         lines.append(f'  Long descriptor:  "{rec["long_description"]}"')
         lines.append(f'  Short descriptor: "{rec["short_description"]}"')
         if rec["coverage_code"]:

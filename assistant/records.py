@@ -7,8 +7,27 @@ its source and section, a drug entry by its source, name and line.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from datetime import date
+
+# --- the vocabulary of a code record: one definition each ---------------------------------
+
+# A Level II code is a letter and four digits; a modifier two letters or digits.
+CODE_RE = r"[A-Z][0-9]{4}"
+MODIFIER_RE = r"[A-Z0-9]{2}"
+CODE_PATTERN = re.compile(rf"^{CODE_RE}$")
+MODIFIER_PATTERN = re.compile(rf"^{MODIFIER_RE}$")
+# The letters that hold Level II codes in the CMS file (no D, F, I, N, O, W, X, Y, Z).
+SECTION_LETTERS = "ABCEGHJKLMPQRSTUV"
+SECTIONS = (*SECTION_LETTERS, "modifier")
+RECORD_KINDS = ("code", "modifier")
+STATUSES = ("active", "terminated")
+
+
+def release_label(release: str) -> str:
+    """How a release is named wherever it is cited: ``CMS HCPCS 2026-01``."""
+    return f"CMS HCPCS {release}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,29 @@ class CodeRecord:
     @property
     def terminated(self) -> bool:
         return self.termination_date is not None
+
+    @property
+    def status(self) -> str:
+        """``active`` or ``terminated`` (in the release this record comes from)."""
+        return "terminated" if self.terminated else "active"
+
+    @property
+    def status_text(self) -> str:
+        """``active``, or ``terminated 2024-03-31`` (the last valid date of service)."""
+        if self.termination_date is None:
+            return "active"
+        return f"terminated {self.termination_date.isoformat()}"
+
+    @property
+    def source_label(self) -> str:
+        return release_label(self.release)
+
+    def status_in(self, newest: str) -> str:
+        """Status as seen from the newest loaded release: a code CMS dropped from later files
+        is "not in" it rather than active."""
+        if self.terminated or self.release == newest:
+            return self.status_text
+        return f"not in the {newest} release (last seen {self.release})"
 
     def active_on(self, day: date) -> bool:
         """Whether the code may be reported on a date of service (by add and termination dates)."""
@@ -133,6 +175,7 @@ class Passage:
     text: str
     citation: str  # human citation string, e.g. "42 CFR 414.40(a)"
     order: int = 0  # position within the document
+    kind: str = "guidance"  # or "record-layout": a code table of a release's record layout
 
     @property
     def id(self) -> str:
@@ -149,19 +192,77 @@ class Hit:
     via: tuple[str, ...] = ()
 
 
+# --- answers ----------------------------------------------------------------------------
+
+# Every notice an answer can carry, by id. Their wording lives in assistant.answer only.
+NOTICE_IDS = (
+    "coverage",  # a code's existence does not, of itself, determine coverage
+    "product-agnostic",  # brands, manufacturers, "CMS assigned our product"
+    "terminated",  # a code shown is terminated, or not valid on the date of service
+    "not-yet-valid",  # a code shown was added after the date of service
+    "noc",  # a code shown is not otherwise classified
+    "no-evidence",  # nothing relevant enough: no code is named
+)
+# What a citation quotes: a code's descriptor from a release, a guidance passage, a row of the
+# ASP crosswalk, a line of the Table of Drugs, or a passage of a release's record layout.
+CITATION_KINDS = ("descriptor", "guidance", "crosswalk", "drug-table", "record-layout")
+
+
 @dataclass(frozen=True)
 class Citation:
-    """Where a statement of an answer comes from: a release or guidance document and a locator."""
+    """Where a statement of an answer comes from, quoted: ``text`` is the source's own words.
 
+    ``ref`` is the release id for a descriptor ("2026-01"), else the source id of
+    corpus/sources.toml; ``source`` is the human name ("CMS HCPCS 2026-01", a title);
+    ``supports`` the notice id (or other part of the answer) the quote is cited for.
+    """
+
+    kind: str
     source: str
     locator: str
     text: str
-    ref: str = ""  # source id (corpus/sources.toml) or "CMS HCPCS <release>" for code quotes
+    ref: str
+    supports: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in CITATION_KINDS:
+            raise ValueError(f"unknown citation kind {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A statement the answer must make, by id, with its text and the codes it is about."""
+
+    id: str
+    text: str
+    codes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.id not in NOTICE_IDS:
+            raise ValueError(f"unknown notice id {self.id!r}")
 
 
 @dataclass(frozen=True)
 class Answer:
-    text: str
+    """An answer as data. Shells (CLI, JSON, chat, exports, eval checks) render these fields;
+    ``text`` is the plain-text rendering the composer made of them, for reading only."""
+
+    question: str
+    release: str
     codes: tuple[CodeRecord, ...] = ()
     citations: tuple[Citation, ...] = ()
-    notices: tuple[str, ...] = field(default_factory=tuple)
+    notices: tuple[Notice, ...] = ()
+    remarks: tuple[str, ...] = ()  # about the question: cut to length, read as a follow-up
+    follow_up: bool = False
+    date_of_service: date | None = None
+    text: str = ""
+
+    @property
+    def notice_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n.id for n in self.notices))
+
+    def notices_of(self, notice_id: str) -> tuple[Notice, ...]:
+        return tuple(n for n in self.notices if n.id == notice_id)
+
+    def citations_of(self, *kinds: str) -> tuple[Citation, ...]:
+        return tuple(c for c in self.citations if c.kind in kinds)

@@ -322,6 +322,24 @@ class Retriever:
         # The corpus lists older documents first (the 2019 README before 2020's): take the last.
         return found[-1] if found else None
 
+    def passage_naming_modifier(self, modifier: str) -> Passage | None:
+        """The guidance passage that states a modifier's rule: the first passage (in corpus
+        order) of a document titled with the modifier, else the first that names it as one."""
+        self.load()
+        named = re.compile(
+            rf"\bmodifiers?\s+{re.escape(modifier)}\b|\b{re.escape(modifier)}\s+modifier",
+            re.IGNORECASE,
+        )
+        titled = [
+            p
+            for p in self.passage_by_id.values()
+            if named.search(p.title) and re.search(rf"\b{re.escape(modifier)}\b", p.text)
+        ]
+        if titled:
+            return min(titled, key=lambda p: (p.source, p.order))
+        found = [p for p in self.passage_by_id.values() if named.search(p.text)]
+        return min(found, key=lambda p: (p.source, p.order)) if found else None
+
     # ------------------------------------------------------------------ internals
 
     def _by_code(self, ranked: list[tuple[int, float]]) -> dict[tuple[str, str], float]:

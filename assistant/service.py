@@ -11,7 +11,6 @@ from typing import Any
 from assistant.answer import AskOptions
 from assistant.config import Settings
 from assistant.errors import UsageError
-from assistant.records import Answer
 from assistant.retrieval import Filters, Retriever
 
 
@@ -44,54 +43,6 @@ def make_options(
         ),
         top=top,
     )
-
-
-def answer_to_json(answer: Answer, item_id: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if item_id is not None:
-        out["id"] = item_id
-    out.update(
-        {
-            "answer": answer.text,
-            "codes": [
-                {
-                    "code": r.code,
-                    "kind": r.kind,
-                    "descriptor": r.long_description,
-                    "short_descriptor": r.short_description,
-                    "release": r.release,
-                    "status": "terminated" if r.termination_date else "active",
-                    "termination_date": r.termination_date.isoformat()
-                    if r.termination_date
-                    else None,
-                    "coverage_code": r.coverage_code,
-                    "coverage_meaning": r.coverage_meaning,
-                    "noc": r.noc,
-                }
-                for r in answer.codes
-            ],
-            "citations": [
-                {"source": c.source, "locator": c.locator, "text": c.text, "ref": c.ref}
-                for c in answer.citations
-            ],
-            "notices": list(answer.notices),
-        }
-    )
-    return out
-
-
-def format_answer(answer: Answer) -> str:
-    lines = [answer.text]
-    if answer.citations:
-        lines.append("")
-        lines.append("Sources:")
-        for n, c in enumerate(answer.citations, 1):
-            quote = c.text if len(c.text) <= 240 else c.text[:237] + "..."
-            lines.append(f'  [{n}] {c.source}, {c.locator}: "{quote}"')
-    if answer.notices:
-        lines.append("")
-        lines.append("Notices: " + ", ".join(answer.notices))
-    return "\n".join(lines)
 
 
 def read_batch(path: Path) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ from assistant.locks import exclusive
 from assistant.text import TOKENIZER_VERSION
 
 INDEX_FORMAT = 2  # 2: sha256 of the record store and BM25 files
-PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-1"
+PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-2"
 COLLECTION_PREFIX = "hcpcs-"
 # Files of a build whose size, mtime and sha256 are recorded and checked when it is opened.
 CHECKED_FILES = ("records.sqlite", "lexical.pkl")

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from assistant.errors import HcpcsError
-from assistant.evalrun import JUDGED, compare, load_report
+from assistant.evaluation.runner import JUDGED, compare, load_report
 
 EVALS = Path(__file__).resolve().parent.parent / "evals"
 

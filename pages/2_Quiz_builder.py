@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from assistant.errors import HcpcsError
-from assistant.quiz import DIFFICULTIES, FORMATS, KINDS, QuizBuilder
-from assistant.ui import loader_or_stop, text
+from assistant.quiz.builder import DIFFICULTIES, FORMATS, KINDS, QuizBuilder
+from assistant.webapp.loader import loader_or_stop, text
 
 EXTENSIONS = {
     "json": "json",
@@ -40,7 +40,7 @@ with st.form("quiz"):
     made = st.form_submit_button("Make the quiz")
 
 if made:
-    from assistant.quiz_export import export
+    from assistant.quiz.export import export
 
     try:
         with st.spinner("Reading the codebook…"):

@@ -7,8 +7,8 @@ import hashlib
 import zipfile
 from pathlib import Path
 
+from assistant.bench.chat_load import free_port  # noqa: F401 - the tests take it from here
 from assistant.corpus.release import FIELDS
-from assistant.uiload import free_port  # noqa: F401 - the tests take it from here
 
 
 def record(
@@ -248,8 +248,8 @@ def wait_for_http(url: str, proc, log: Path, seconds: float) -> None:
     """Wait until ``url`` answers; fail the test with the server's log if it exits or is slow."""
     import pytest
 
-    from assistant.uiload import UiLoadError
-    from assistant.uiload import wait_for_http as wait
+    from assistant.bench.chat_load import UiLoadError
+    from assistant.bench.chat_load import wait_for_http as wait
 
     try:
         wait(url, proc, seconds)

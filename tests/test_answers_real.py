@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
-from assistant.evals import evaluate_retrieval, read_set
+from assistant.evaluation.retrieval import evaluate_retrieval
+from assistant.evaluation.sets import read_set
 from assistant.retrieval import Retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

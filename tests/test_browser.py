@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store, uiload
+from assistant import store
+from assistant.bench import chat_load
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from tests.fixture_corpus import fixture_env
@@ -28,7 +29,7 @@ def server(tmp_path: Path):
     env = dict(os.environ)
     env.update(fixture_env(tmp_path))
     store.build_index(Settings.from_env(env), embedder=HashEmbedder())
-    with uiload.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
+    with chat_load.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
         yield srv.url
 
 

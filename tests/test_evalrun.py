@@ -12,7 +12,7 @@ from assistant import store
 from assistant.cli import cli
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
-from assistant.evalrun import compare, metrics
+from assistant.evaluation.runner import compare, metrics
 from tests.fixture_corpus import fixture_env
 
 SET = [

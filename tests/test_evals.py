@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import UsageError
-from assistant.evals import drug_questions, first_rank, hit_at, mrr_at, read_set, retrieval_metrics
+from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at, retrieval_metrics
+from assistant.evaluation.sets import drug_questions, read_set
 from assistant.records import DrugEntry
 
 

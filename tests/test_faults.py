@@ -20,8 +20,8 @@ import pytest
 from assistant import store
 from assistant.answer import ask
 from assistant.config import Settings
+from assistant.render import answer_json
 from assistant.retrieval import Retriever
-from assistant.service import answer_to_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ def _hcpcs(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 def _answers(settings: Settings, retriever: Retriever | None = None) -> list[dict]:
     retriever = retriever or Retriever(settings).load()
-    return [answer_to_json(ask(retriever, q)[0]) for q in QUESTIONS]
+    return [answer_json(ask(retriever, q)[0]) for q in QUESTIONS]
 
 
 def _start_build(env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import ask
-from assistant.evals import read_set
+from assistant.evaluation.sets import read_set
+from assistant.render import answer_json
 from assistant.retrieval import Retriever
-from assistant.service import answer_to_json, make_options
+from assistant.service import make_options
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EVALS = Path(__file__).resolve().parent.parent / "evals"
@@ -34,7 +35,7 @@ def test_eight_threads_give_the_answers_of_one(real_index):
 
     def answer(item: tuple[str, str | None]) -> dict:
         question, day = item
-        return answer_to_json(ask(retriever, question, options=make_options(day))[0])
+        return answer_json(ask(retriever, question, options=make_options(day))[0])
 
     one = [answer(item) for item in questions]
     # The threads take the questions in another order, so that neighbours differ from the

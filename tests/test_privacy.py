@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store, uiload
+from assistant import store
+from assistant.bench import chat_load
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from tests.fixture_corpus import fixture_env
@@ -100,8 +101,8 @@ def test_opt_in_log_has_no_question_text_unless_asked(tmp_path: Path):
 def test_the_streamlit_server_writes_no_question_anywhere(tmp_path: Path):
     env = _env(tmp_path)
     log = tmp_path / "streamlit.log"
-    with uiload.streamlit_server(env, cwd=tmp_path / "cwd", log_path=log) as server:
-        figures = uiload.run_load(
+    with chat_load.streamlit_server(env, cwd=tmp_path / "cwd", log_path=log) as server:
+        figures = chat_load.run_load(
             server.url, [QUESTION, f"humidifier {MARKER}"], sessions=2, questions_per_session=2
         )
     assert figures["answered"] == 4, figures["error_reasons"]

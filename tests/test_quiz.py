@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import HcpcsError, UsageError
-from assistant.quiz import KINDS, Option, QuizBuilder, QuizItem
+from assistant.quiz.builder import KINDS, Option, QuizBuilder, QuizItem
 from assistant.retrieval import Retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,8 +12,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from assistant.errors import UsageError
-from assistant.quiz import FORMATS, Option, Quiz, QuizItem
-from assistant.quiz_export import EXPORTERS, export
+from assistant.quiz.builder import FORMATS, Option, Quiz, QuizItem
+from assistant.quiz.export import EXPORTERS, export
 
 NASTY = 'Walker: {folding} = ~wheeled #2 & "quoted" <b>'
 

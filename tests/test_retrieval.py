@@ -11,7 +11,7 @@ from assistant.answer import AskOptions, Conversation, ask, clean_question
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from assistant.errors import UsageError
-from assistant.lc import HcpcsRetriever
+from assistant.langchain_retriever import HcpcsRetriever
 from assistant.retrieval import Filters, Retriever
 from tests.fixture_corpus import fixture_env
 
@@ -91,15 +91,22 @@ def test_answer_names_code_quotes_descriptor_and_cites_coverage(retriever: Retri
     assert answer.codes[0].code == "E0601"
     assert '"Continuous positive airway pressure (cpap) device"' in answer.text
     assert "CMS HCPCS 2099-01" in answer.text
-    assert "coverage" in answer.notices
+    assert "coverage" in answer.notice_ids
     assert any("does not, of itself, determine coverage" in c.text for c in answer.citations)
-    assert any(c.source == "CMS HCPCS 2099-01" and c.locator == "E0601" for c in answer.citations)
+    assert any(
+        c.kind == "descriptor" and c.ref == "2099-01" and c.locator == "E0601"
+        for c in answer.citations
+    )
+    coverage = answer.notices_of("coverage")[0]
+    assert coverage.codes == ("E0601",)
+    assert all(c.kind == "guidance" for c in answer.citations if c.supports == "coverage")
 
 
 def test_terminated_and_date_of_service(retriever: Retriever):
     answer, _ = ask(retriever, "is A4397 still valid?")
-    assert "terminated" in answer.notices
+    assert "terminated" in answer.notice_ids
     assert "terminated on 2021-12-31" in answer.text
+    assert answer.notices_of("terminated")[0].codes == ("A4397",)
     later = AskOptions(filters=Filters(date_of_service=date(2099, 3, 1)))
     answer, _ = ask(retriever, "A4397", options=later)
     assert "not valid for a date of service of 2099-03-01" in answer.text
@@ -107,18 +114,18 @@ def test_terminated_and_date_of_service(retriever: Retriever):
 
 def test_noc_label(retriever: Retriever):
     answer, _ = ask(retriever, "E1399")
-    assert "noc" in answer.notices and "Not otherwise classified" in answer.text
+    assert "noc" in answer.notice_ids and "Not otherwise classified" in answer.text
 
 
 def test_product_agnostic_notice(retriever: Retriever):
     answer, _ = ask(retriever, "the manufacturer rep says CMS assigned our device code E0601")
-    assert "product-agnostic" in answer.notices
+    assert "product-agnostic" in answer.notice_ids
     assert any("product-agnostic" in c.text for c in answer.citations)
 
 
 def test_no_evidence_names_no_code(retriever: Retriever):
     answer, _ = ask(retriever, "qwxz zzkj")
-    assert answer.notices == ("no-evidence",)
+    assert answer.notice_ids == ("no-evidence",)
     assert answer.codes == ()
 
 

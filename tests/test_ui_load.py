@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import store, uiload
+from assistant import store
+from assistant.bench import chat_load
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from tests.fixture_corpus import fixture_env
@@ -33,18 +34,18 @@ FIXTURE_CODES = {"E0601", "E0562", "E0194", "E1399", "A4397", "G0999", "KX"}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[uiload.Server]:
+def server(tmp_path: Path) -> Iterator[chat_load.Server]:
     env = dict(os.environ)
     env.update(fixture_env(tmp_path))
     store.build_index(Settings.from_env(env), embedder=HashEmbedder())
-    with uiload.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
+    with chat_load.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
         yield srv
     assert srv.process.poll() is not None, "the server outlived its context manager"
 
 
-def test_concurrent_sessions_all_answered(server: uiload.Server):
+def test_concurrent_sessions_all_answered(server: chat_load.Server):
     questions = list(EXPECTED)
-    figures = uiload.run_load(
+    figures = chat_load.run_load(
         server.url,
         questions,
         sessions=3,
@@ -52,7 +53,7 @@ def test_concurrent_sessions_all_answered(server: uiload.Server):
         timeout=60,
         question_timeout=30,
     )
-    print("\n" + uiload.format_load(figures))
+    print("\n" + chat_load.format_load(figures))
     assert figures["errors"] == 0, figures["error_reasons"]
     assert figures["answered"] == 9
     assert figures["asked"] == 9
@@ -71,14 +72,14 @@ def test_concurrent_sessions_all_answered(server: uiload.Server):
     assert figures["page_load_seconds"]["p50"] > 0
     assert figures["answers_per_second"] > 0
     assert figures["stopped_by_deadline"] is False
-    text = uiload.format_load(figures)
+    text = chat_load.format_load(figures)
     assert "answered 9/9, errors 0" in text
     assert "p95" in text
 
 
-def test_a_run_past_its_deadline_stops_by_itself(server: uiload.Server):
+def test_a_run_past_its_deadline_stops_by_itself(server: chat_load.Server):
     started = time.monotonic()
-    figures = uiload.run_load(
+    figures = chat_load.run_load(
         server.url,
         list(EXPECTED),
         sessions=3,
@@ -92,12 +93,12 @@ def test_a_run_past_its_deadline_stops_by_itself(server: uiload.Server):
     assert figures["answered"] + figures["errors"] == 12
     assert len(figures["turns"]) == 12
     assert all(r.split(": ", 1)[1] for r in figures["error_reasons"])
-    assert "stopped by the deadline" in uiload.format_load(figures)
+    assert "stopped by the deadline" in chat_load.format_load(figures)
 
 
-def test_a_slow_question_times_out_and_the_session_stops(server: uiload.Server):
+def test_a_slow_question_times_out_and_the_session_stops(server: chat_load.Server):
     # No run finishes within 1 ms: the session's first run times out, the rest are not asked.
-    figures = uiload.run_load(
+    figures = chat_load.run_load(
         server.url, ["cpap device"], sessions=1, questions_per_session=3, question_timeout=0.001
     )
     kinds = [t["kind"] for t in figures["turns"]]
@@ -113,8 +114,8 @@ def test_a_server_that_cannot_start_is_reported(tmp_path: Path):
         busy.listen()
         port = busy.getsockname()[1]
         # Streamlit exits at once when its port is taken; the error carries its log.
-        with pytest.raises(uiload.UiLoadError, match="exited"):
-            with uiload.streamlit_server(dict(os.environ), cwd=tmp_path, port=port):
+        with pytest.raises(chat_load.UiLoadError, match="exited"):
+            with chat_load.streamlit_server(dict(os.environ), cwd=tmp_path, port=port):
                 pytest.fail("the server should not have started")
 
 

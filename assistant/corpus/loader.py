@@ -11,7 +11,7 @@ from assistant.config import Settings
 from assistant.corpus.release import CODED_FIELDS, FIELDS, Layout, Release, parse_release
 from assistant.corpus.sources import Source, load_sources, sha256_file
 from assistant.errors import ChecksumError, CorpusError
-from assistant.records import CrosswalkEntry, DrugEntry, Passage
+from assistant.records import CrosswalkEntry, DrugEntry, Passage, release_label
 
 Progress = Callable[[str], None]
 
@@ -157,8 +157,9 @@ def layout_passages(release: Release) -> list[Passage]:
                 title=f"CMS HCPCS record layout, {release.id}",
                 section=name,
                 text=re.sub(r"\s+", " ", text),
-                citation=f"CMS HCPCS {release.id} record layout, {name}",
+                citation=f"{release_label(release.id)} record layout, {name}",
                 order=order,
+                kind="record-layout",
             )
         )
     return out

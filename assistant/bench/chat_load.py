@@ -29,13 +29,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from assistant.bench import percentile
+from assistant.answer import WORDING
+from assistant.bench.library import percentile
 from assistant.config import PROJECT_ROOT
 from assistant.errors import HcpcsError
 
 APP = PROJECT_ROOT / "app.py"
-COVERAGE_PHRASE = "does not, of itself, determine coverage"
-NO_EVIDENCE_PHRASE = "No relevant code found"
+# The chat shows each notice's text as the composer words it (WORDING, read when a turn is
+# classified).
 # The card's first line, as app.render_answer writes it: "Best match · **Code E0601** · …".
 _CARD_CODE = re.compile(r"\*\*(?:Code|Modifier) ([A-Z0-9]{2,5})\*\*")
 _UNESCAPE = re.compile(r"\\(.)")
@@ -280,14 +281,14 @@ def _turn(session: int, index: int, question: str, seconds: float, run: _Run, be
     mine = [(k, t) for p, k, t in run.elements if p[: len(block)] == block and len(p) > len(block)]
     text = "\n".join(_unescape(t) for _, t in mine if t)
     codes = tuple(dict.fromkeys(_CARD_CODE.findall("\n".join(t for _, t in mine))))
-    coverage = COVERAGE_PHRASE in text
+    coverage = WORDING["coverage"] in text
     if codes and not coverage:
         # A product rule, not a load figure: every answer naming a code says it.
         error = "code card without the coverage statement"
         return Turn(**base, kind="error", codes=codes, error=error, text=text)
     if codes:
         kind = "code"
-    elif NO_EVIDENCE_PHRASE in text:
+    elif WORDING["no-evidence"] in text:
         kind = "no-evidence"
     elif any(k.startswith("alert:") for k, _ in mine):
         kind = "notice"

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant import __version__
-from assistant.evals import first_rank, hit_at, mrr_at
-from assistant.records import Answer
+from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at
+from assistant.records import RECORD_KINDS, Answer
 
 # Quality metrics a run is judged by against its baseline (latency is reported, not judged:
 # it depends on the machine's load).
@@ -29,6 +29,7 @@ JUDGED = (
     "notice_accuracy",
     "citation_validity",
     "coverage_statement_rate",
+    "no_code_accuracy",
 )
 
 
@@ -49,8 +50,10 @@ def check_item(item: dict[str, Any], answer: Answer, valid_citation: Callable) -
         checks["expected_code"] = rank is not None
     if item.get("expected_all"):
         checks["expected_all"] = all(c.upper() in codes for c in item["expected_all"])
+    if item.get("no_codes"):
+        checks["no_codes"] = not answer.codes
     if item.get("notices") is not None:
-        checks["notices"] = set(item["notices"]) <= set(answer.notices)
+        checks["notices"] = set(item["notices"]) <= set(answer.notice_ids)
     for pattern in item.get("must_include", []):
         checks[f"include:{pattern}"] = _matches(pattern, answer.text)
     for pattern in item.get("must_not_include", []):
@@ -60,7 +63,7 @@ def check_item(item: dict[str, Any], answer: Answer, valid_citation: Callable) -
         checks[f"cite:{source}"] = source in refs
     checks["citations_valid"] = all(valid_citation(c) for c in answer.citations)
     if answer.codes:
-        checks["coverage_statement"] = "coverage" in answer.notices
+        checks["coverage_statement"] = "coverage" in answer.notice_ids
     return {
         "id": item["id"],
         "kind": item.get("kind") or "unspecified",
@@ -68,7 +71,8 @@ def check_item(item: dict[str, Any], answer: Answer, valid_citation: Callable) -
         "question": item["question"],
         "expected": item["expected_codes"],
         "got": codes[:5],
-        "notices": list(answer.notices),
+        "notices": list(answer.notice_ids),
+        "citations": len(answer.citations),
         "rank": rank,
         "checks": checks,
         "passed": all(checks.values()),
@@ -80,6 +84,7 @@ def metrics(items: list[dict[str, Any]]) -> dict[str, Any]:
     ranked = [i["rank"] for i in items if i["expected"]]
     with_notices = [i for i in items if "notices" in i["checks"]]
     with_codes = [i for i in items if "coverage_statement" in i["checks"]]
+    no_codes = [i for i in items if "no_codes" in i["checks"]]
     latencies = [i["latency_ms"] for i in items if "latency_ms" in i]
     out: dict[str, Any] = {
         "n": len(items),
@@ -104,6 +109,13 @@ def metrics(items: list[dict[str, Any]]) -> dict[str, Any]:
         if with_codes
         else 1.0,
     }
+    if no_codes:
+        out["no_code_accuracy"] = round(
+            sum(i["checks"]["no_codes"] for i in no_codes) / len(no_codes), 4
+        )
+    cited = [i["citations"] for i in items if "citations" in i]
+    if cited:
+        out["citations_per_answer"] = round(sum(cited) / len(cited), 3)
     if latencies:
         ordered = sorted(latencies)
         out["latency_p50_ms"] = round(statistics.median(ordered), 1)
@@ -164,22 +176,23 @@ def run_sets(
 
 
 class CitationValidator:
-    """A cited code exists in its release with exactly the quoted descriptor; a cited passage
-    exists in the corpus with exactly the quoted text."""
+    """A cited descriptor exists in its release with exactly the quoted text; a cited passage
+    exists in the corpus with exactly the quoted text. Dispatched on the citation's kind."""
 
     def __init__(self, retriever) -> None:
         self.retriever = retriever
         self.passages = {(p.source, p.text) for p in retriever.passage_by_id.values()}
 
     def __call__(self, citation) -> bool:
-        if citation.ref.startswith("CMS HCPCS "):
-            release = citation.ref.removeprefix("CMS HCPCS ")
-            for kind in ("code", "modifier"):
-                record = self.retriever.book.get(citation.locator, kind, release)
+        if citation.kind == "descriptor":
+            for kind in RECORD_KINDS:
+                record = self.retriever.book.get(citation.locator, kind, citation.ref)
                 if record is not None and record.long_description == citation.text:
                     return True
             return False
-        return (citation.ref, citation.text) in self.passages
+        if citation.kind in ("guidance", "record-layout"):
+            return (citation.ref, citation.text) in self.passages
+        return False  # a kind this validator cannot check is not valid
 
 
 def compare(report: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> dict[str, Any]:

@@ -33,8 +33,8 @@ class HcpcsRetriever(BaseRetriever):
                 "code": rec.code,
                 "kind": rec.kind,
                 "release": rec.release,
-                "source": f"CMS HCPCS {rec.release}",
-                "status": "terminated" if rec.termination_date else "active",
+                "source": rec.source_label,
+                "status": rec.status,
                 "termination_date": rec.termination_date.isoformat()
                 if rec.termination_date
                 else None,

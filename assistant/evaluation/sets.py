@@ -1,17 +1,27 @@
-"""Question sets and retrieval metrics: data in, pure functions, per-item scores and means."""
+"""Question sets (JSONL): reading and checking them, and the generated sets (drugs, validity)."""
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import UsageError
+from assistant.records import NOTICE_IDS
 
-KINDS = ("lookup", "description", "drug", "modifier", "policy", "brand", "validity")
-NOTICE_IDS = ("coverage", "product-agnostic", "terminated", "noc", "no-evidence")
+# What a question of a set is about (its "kind", reported per kind).
+QUESTION_KINDS = (
+    "lookup",
+    "description",
+    "drug",
+    "modifier",
+    "policy",
+    "brand",
+    "validity",
+    "out-of-scope",
+    "nonsense",
+)
 REQUIRED = {"id": str, "question": str, "expected_codes": list}
 
 
@@ -39,8 +49,12 @@ def read_set(path: Path) -> list[dict[str, Any]]:
                 raise UsageError(f"{where}: {key!r} is required ({typ.__name__})")
         if not all(isinstance(c, str) for c in item["expected_codes"]):
             raise UsageError(f"{where}: expected_codes must be a list of strings")
-        if item.get("kind") is not None and item["kind"] not in KINDS:
-            raise UsageError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if item.get("kind") is not None and item["kind"] not in QUESTION_KINDS:
+            raise UsageError(f"{where}: kind must be one of {', '.join(QUESTION_KINDS)}")
+        if item.get("no_codes") is not None and not isinstance(item["no_codes"], bool):
+            raise UsageError(f"{where}: 'no_codes' must be true or false")
+        if item.get("no_codes") and item["expected_codes"]:
+            raise UsageError(f"{where}: an item with 'no_codes' cannot expect codes")
         for key in (
             "expected_all",
             "must_cite",
@@ -69,76 +83,6 @@ def read_set(path: Path) -> list[dict[str, Any]]:
     if not items:
         raise UsageError(f"{path}: no questions")
     return items
-
-
-def first_rank(ranked: list[str], expected: list[str]) -> int | None:
-    """1-based rank of the first expected code in ``ranked``; None when absent."""
-    wanted = {c.upper() for c in expected}
-    for n, code in enumerate(ranked, 1):
-        if code.upper() in wanted:
-            return n
-    return None
-
-
-def hit_at(ranks: list[int | None], k: int) -> float:
-    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
-
-
-def mrr_at(ranks: list[int | None], k: int) -> float:
-    return sum(1.0 / r for r in ranks if r is not None and r <= k) / len(ranks) if ranks else 0.0
-
-
-def retrieval_metrics(ranks: list[int | None]) -> dict[str, float]:
-    return {
-        "n": len(ranks),
-        "hit@1": round(hit_at(ranks, 1), 4),
-        "hit@5": round(hit_at(ranks, 5), 4),
-        "hit@10": round(hit_at(ranks, 10), 4),
-        "mrr@10": round(mrr_at(ranks, 10), 4),
-    }
-
-
-def evaluate_retrieval(
-    retriever, questions: list[dict[str, Any]], mode: str, k: int = 10, items: bool = False
-) -> dict[str, Any]:
-    """Run each question with expected codes through one retriever; metrics and per-item ranks."""
-    from assistant.retrieval import Filters
-    from assistant.service import parse_date
-
-    ranks: list[int | None] = []
-    per_item = []
-    started = time.perf_counter()
-    for q in questions:
-        if not q["expected_codes"]:
-            continue
-        filters = Filters(date_of_service=parse_date(q.get("date")))
-        result = retriever.search(q["question"], filters, k=max(k, 10), mode=mode)
-        ranked = [h.record.code for h in result.hits]
-        rank = first_rank(ranked, q["expected_codes"])
-        ranks.append(rank)
-        if items:
-            per_item.append(
-                {"id": q["id"], "rank": rank, "expected": q["expected_codes"], "got": ranked[:5]}
-            )
-    metrics: dict[str, Any] = retrieval_metrics(ranks)
-    metrics["seconds"] = round(time.perf_counter() - started, 2)
-    if items:
-        metrics["items"] = per_item
-    return metrics
-
-
-def format_retrieval(report: dict[str, dict[str, dict[str, Any]]]) -> str:
-    lines = [
-        f"{'set':<24} {'retriever':<8} {'n':>5} {'hit@1':>7} {'hit@5':>7} {'hit@10':>7} "
-        f"{'mrr@10':>7}"
-    ]
-    for name, modes in report.items():
-        for mode, m in modes.items():
-            lines.append(
-                f"{name:<24} {mode:<8} {m['n']:>5} {m['hit@1']:>7.3f} {m['hit@5']:>7.3f} "
-                f"{m['hit@10']:>7.3f} {m['mrr@10']:>7.3f}"
-            )
-    return "\n".join(lines)
 
 
 def drug_questions(drugs, active_codes: set[str]) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
 from assistant.errors import UsageError
-from assistant.quiz import FORMATS, Quiz, QuizItem
+from assistant.quiz.builder import FORMATS, Quiz, QuizItem
 
 LETTERS = "ABCD"
 QTI_ASSESSMENT = "assessment.xml"
