@@ -5,7 +5,6 @@ Lookups read it directly: no embedding model, no Chroma, no torch on this path.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -15,7 +14,14 @@ from pathlib import Path
 
 from assistant import serialize
 from assistant.errors import NotFoundError, UsageError
-from assistant.records import CodeRecord, CrosswalkEntry, DrugEntry, Passage
+from assistant.records import (
+    CODE_PATTERN,
+    MODIFIER_PATTERN,
+    CodeRecord,
+    CrosswalkEntry,
+    DrugEntry,
+    Passage,
+)
 
 _SCHEMA = """
 CREATE TABLE releases (id TEXT PRIMARY KEY, effective TEXT, title TEXT, noc_list TEXT,
@@ -28,9 +34,6 @@ CREATE TABLE passages (id TEXT PRIMARY KEY, source TEXT, data TEXT);
 CREATE TABLE documents (id TEXT PRIMARY KEY, kind TEXT, ref TEXT, text TEXT, releases TEXT);
 CREATE INDEX crosswalk_code ON crosswalk (code);
 """
-
-CODE_PATTERN = re.compile(r"^[A-Z][0-9]{4}$")
-MODIFIER_PATTERN = re.compile(r"^[A-Z0-9]{2}$")
 
 
 @dataclass(frozen=True)

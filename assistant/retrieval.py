@@ -18,15 +18,14 @@ from typing import Any
 from assistant.codebook import Codebook, ReleaseInfo
 from assistant.config import Settings
 from assistant.errors import UsageError
-from assistant.records import CodeRecord, Hit, Passage
+from assistant.records import CODE_RE, CodeRecord, Hit, Passage
 from assistant.text import ABBREVIATIONS, expand, tokenize
 
 MODES = ("hybrid", "bm25", "dense")
-KINDS = ("code", "modifier", "drug", "crosswalk", "passage")
 LEXICAL_WEIGHT = 0.6  # share of BM25 in the fused score (the rest is the dense similarity)
 CANDIDATES = 60  # documents taken from each list before fusion
 
-_CODE_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([A-Va-v]\d{4})(?![A-Za-z0-9])")
+_CODE_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9])({CODE_RE})(?![A-Za-z0-9])", re.IGNORECASE)
 _MODIFIER_PATTERNS = [
     re.compile(r"\bmodifiers?\s*[-:#]?\s*([A-Za-z0-9]{2})\b", re.IGNORECASE),
     re.compile(r"(?<![A-Za-z0-9])-?([A-Za-z0-9]{2})[\s-]+modifiers?\b", re.IGNORECASE),

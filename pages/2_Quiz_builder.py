@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from assistant.errors import HcpcsError
-from assistant.quiz.builder import DIFFICULTIES, FORMATS, KINDS, QuizBuilder
+from assistant.quiz.builder import DIFFICULTIES, FORMATS, QUIZ_KINDS, QuizBuilder
+from assistant.records import SECTION_LETTERS
 from assistant.webapp.loader import loader_or_stop, text
 
 EXTENSIONS = {
@@ -32,8 +33,8 @@ load = loader_or_stop()
 releases = [r.id for r in load.retriever.releases]
 with st.form("quiz"):
     release = st.selectbox("Release", releases[::-1])
-    sections = st.multiselect("Sections", list("ABCEGHJKLMPQRSTUV"))
-    kind = st.selectbox("Kind", KINDS, index=KINDS.index("mixed"))
+    sections = st.multiselect("Sections", list(SECTION_LETTERS))
+    kind = st.selectbox("Kind", QUIZ_KINDS, index=QUIZ_KINDS.index("mixed"))
     difficulty = st.radio("Difficulty", DIFFICULTIES, horizontal=True)
     count = st.number_input("Questions", min_value=1, max_value=200, value=10)
     seed = st.number_input("Seed (same seed, same quiz)", min_value=0, value=0)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import HcpcsError, UsageError
-from assistant.quiz.builder import KINDS, Option, QuizBuilder, QuizItem
+from assistant.quiz.builder import QUIZ_KINDS, Option, QuizBuilder, QuizItem
 from assistant.retrieval import Retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,7 +23,7 @@ def builder(real_index) -> QuizBuilder:
     return QuizBuilder(Retriever(settings))
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS])
+@pytest.mark.parametrize("kind", [k for k in QUIZ_KINDS])
 @pytest.mark.parametrize("difficulty", ["easy", "hard"])
 def test_every_kind_and_difficulty(builder: QuizBuilder, kind: str, difficulty: str):
     quiz = builder.make(8, kind, difficulty, seed=11)

@@ -44,11 +44,11 @@ from pypdf.generic import ByteStringObject, ContentStream, TextStringObject
 
 from assistant.corpus.status import code_status
 from assistant.errors import ParseError
-from assistant.records import CodeRecord, DrugEntry
+from assistant.records import CODE_RE, CodeRecord, DrugEntry
 
 # --- patterns -------------------------------------------------------------------------------
 
-_CODE = r"[A-Z]\d{4}"
+_CODE = CODE_RE
 # One code, a range ("J0287-J0289", "J0287- J0289") or a run of them separated by commas.
 _CODE_ITEM = rf"{_CODE}(?:\s*-\s*{_CODE})?"
 _CODE_LIST = rf"{_CODE_ITEM}(?:\s*,\s*-?\s*{_CODE_ITEM})*\s*,?"

@@ -29,7 +29,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from assistant.errors import ParseError
-from assistant.records import Passage
+from assistant.records import Passage, release_label
 
 # Passages shorter than this (in characters) are fragments that join a neighbour.
 MIN_PASSAGE_CHARS = 80
@@ -101,7 +101,7 @@ def parse_cms_readme(text: str, source_id: str, release: str) -> list[Passage]:
     names are for indexing only) is its own passage, cited as
     "CMS HCPCS <release> README, Other HCPCS Notes".
     """
-    name = f"CMS HCPCS {release} README"
+    name = f"{release_label(release)} README"
     _, blocks = _txt_blocks(text.replace("\x1a", ""), title_line=False)
     first = next((i for i, block in enumerate(blocks) if block.heading), None)
     if first is None:

@@ -124,7 +124,7 @@ def load_releases(
             [paths[s.id] for s in group],
             rid,
             first.effective,
-            title=f"CMS HCPCS {rid}",
+            title=release_label(rid),
             fallback_layout=last_layout,
             fallback_noc=fallback_noc,
         )
@@ -154,7 +154,7 @@ def layout_passages(release: Release) -> list[Passage]:
         out.append(
             Passage(
                 source=f"hcpcs-{release.id}-layout",
-                title=f"CMS HCPCS record layout, {release.id}",
+                title=f"{release_label(release.id)} record layout",
                 section=name,
                 text=re.sub(r"\s+", " ", text),
                 citation=f"{release_label(release.id)} record layout, {name}",

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from assistant.errors import ParseError
+from assistant.records import CODE_PATTERN
 
-_CODE = re.compile(r"^[A-Z]\d{4}$")
 _MEMBER = re.compile(r"noc.*\.(prn|xlsx|txt)$", re.IGNORECASE)
 # Control characters a DOS-era export leaves behind: Ctrl-Z (0x1A) as an end-of-file mark,
 # which openpyxl shows escaped as ``_x001A_``.
@@ -139,7 +139,7 @@ def _codes(rows: Iterable[tuple[int, str, str]], name: str, unit: str) -> frozen
     codes = set()
     for position, cell, rest in rows:
         code = cell.strip()
-        if _CODE.match(code):
+        if CODE_PATTERN.match(code):
             codes.add(code)
         elif rest.strip() and not _JUNK.match(code):
             # A row with a description but no valid code is damage, not a footnote.

@@ -17,7 +17,14 @@ from datetime import date
 from pathlib import Path
 
 from assistant.errors import ParseError
-from assistant.records import CodeRecord
+from assistant.records import (
+    CODE_PATTERN,
+    CODE_RE,
+    MODIFIER_PATTERN,
+    MODIFIER_RE,
+    CodeRecord,
+    release_label,
+)
 
 PARSER_VERSION = "release-1"
 RECORD_LENGTH = 320
@@ -56,9 +63,7 @@ FIELDS: dict[str, tuple[str, int, int, int]] = {
 # Code tables the layout defines, by field key.
 CODED_FIELDS = ("pricing", "multiple_pricing", "lab_cert", "coverage", "opps_indicator", "action")
 # A record line: code (or 3 blanks + modifier), 5-digit sequence, record id 3/4/7/8.
-_RECORD = re.compile(r"^(?:[A-Z]\d{4}|   [A-Z0-9]{2})\d{5}[3478]")
-_CODE = re.compile(r"^[A-Z]\d{4}$")
-_MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
+_RECORD = re.compile(rf"^(?:{CODE_RE}|   {MODIFIER_RE})\d{{5}}[3478]")
 _FIELD_HEAD = re.compile(r"^\s{1,4}(\d+)\.\s+(.+?)\s*$")
 _POSITIONS = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+(CHAR|NUM|GRP))?\s*$")
 _CODE_LINE = re.compile(r"^(\s*)([A-Za-z0-9]{1,3})\s+=\s+(.*?)\s*$")
@@ -313,7 +318,7 @@ def _record(
     line = line.ljust(RECORD_LENGTH)
     is_code = line[10] == "3"
     code = line[0:5].strip()
-    if not (_CODE if is_code else _MODIFIER).match(code):
+    if not (CODE_PATTERN if is_code else MODIFIER_PATTERN).match(code):
         raise ParseError(f"{where}: malformed {'code' if is_code else 'modifier'} {code!r}")
 
     def one(key: str) -> str:
@@ -430,7 +435,7 @@ def parse_release(
     return Release(
         id=release,
         effective=effective,
-        title=title or f"CMS HCPCS {release}",
+        title=title or release_label(release),
         codes=codes,
         modifiers=modifiers,
         layout_name=layout.name,

@@ -20,7 +20,7 @@ from pathlib import Path
 from assistant.errors import ChecksumError, CorpusError, UsageError
 from assistant.locks import exclusive
 
-KINDS = {
+SOURCE_KINDS = {
     "cms-hcpcs-release",
     "cms-hcpcs-noc",
     "table-of-drugs",
@@ -70,7 +70,7 @@ def load_sources(manifest: Path) -> list[Source]:
         ]
         if missing:
             raise CorpusError(f"{manifest}: source #{n} lacks {', '.join(missing)}")
-        if entry["kind"] not in KINDS:
+        if entry["kind"] not in SOURCE_KINDS:
             raise CorpusError(
                 f"{manifest}: source {entry['id']} has unknown kind {entry['kind']!r}"
             )

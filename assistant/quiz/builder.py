@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("descriptor-to-code", "code-to-descriptor", "drug", "modifier", "valid-on-date", "mixed")
+from assistant.records import release_label
+
+QUIZ_KINDS = (
+    "descriptor-to-code",
+    "code-to-descriptor",
+    "drug",
+    "modifier",
+    "valid-on-date",
+    "mixed",
+)
 DIFFICULTIES = ("easy", "hard")
 FORMATS = ("json", "gift", "moodle-xml", "aiken", "qti", "csv", "md")
 
@@ -70,14 +79,14 @@ class QuizBuilder:
 
         from assistant.errors import UsageError
 
-        if kind not in KINDS:
-            raise UsageError(f"kind must be one of {', '.join(KINDS)}")
+        if kind not in QUIZ_KINDS:
+            raise UsageError(f"kind must be one of {', '.join(QUIZ_KINDS)}")
         if difficulty not in DIFFICULTIES:
             raise UsageError(f"difficulty must be easy or hard, not {difficulty!r}")
         if count < 1:
             raise UsageError("count must be at least 1")
         rng = random.Random(seed)
-        kinds = [k for k in KINDS if k != "mixed"] if kind == "mixed" else [kind]
+        kinds = [k for k in QUIZ_KINDS if k != "mixed"] if kind == "mixed" else [kind]
         pools = {k: self._pool(k, sections) for k in kinds}
         if kind == "mixed":
             # A mix takes the kinds the selection can serve (section E has no drugs, say).
@@ -195,7 +204,7 @@ class QuizBuilder:
         records = [answer, *wrong]
         rng.shuffle(records)
         quote = f"“{answer.long_description}”"
-        cite = f"CMS HCPCS {self.release}, {answer.code}"
+        cite = f"{release_label(self.release)}, {answer.code}"
         if kind == "code-to-descriptor":
             stem = f"What does HCPCS code {answer.code} describe (CMS HCPCS {self.release})?"
             options = tuple(Option(r.code, r.long_description, r is answer) for r in records)
@@ -283,5 +292,5 @@ class QuizBuilder:
             stem,
             options,
             explanation,
-            f"CMS HCPCS {self.release}, {right.code}",
+            f"{release_label(self.release)}, {right.code}",
         )
