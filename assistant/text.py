@@ -7,9 +7,10 @@ either side meets the spelled-out word on the other: "w/" and "with", "O2" and "
 
 from __future__ import annotations
 
+import functools
 import re
 
-TOKENIZER_VERSION = "tok-8"  # bump when the tokens or the lexical file change
+TOKENIZER_VERSION = "tok-9"  # bump when the tokens or the lexical file change
 
 # Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
 # General vocabulary of the field, never tied to one code.
@@ -117,6 +118,17 @@ ABBREVIATIONS: dict[str, str] = {
     "asc": "ambulatory surgical center",
     "abn": "abn advance beneficiary notice waiver of liability statement",
     "pos": "place of service",
+    # Numbers written as words ("dressing for two wounds") meet the digits coders type.
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
 }
 
 # Words that say nothing about which item is meant.
@@ -131,6 +143,7 @@ _SPLIT = re.compile(r"w/o|w/c|w/|add'l|[a-z0-9]+(?:[./-][a-z0-9]+)*")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same few thousand words, stemmed millions of times
 def _stem(token: str) -> str:
     """A light plural-stripper: dressings -> dressing, batteries -> battery, glasses -> glass."""
     if len(token) > 4 and token.endswith("ies"):
@@ -163,33 +176,41 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     "non-heated", "not the heated kind") become ``no_wheel``, ``no_mattress``, ``no_heated``:
     they match the same negation on the other side, never the plain word.
     """
-    out: list[str] = []
+    return [token for token, _share in _tokens(text, drop_stopwords)]
+
+
+def _tokens(text: str, drop_stopwords: bool = True) -> list[tuple[str, float]]:
+    """Tokens with the share of their written word each stands for: shorthand spelled out
+    into n words gives each 1/n ("dme" is one word a coder wrote, not three)."""
+    out: list[tuple[str, float]] = []
     for clause in _CLAUSE.split(_squares(text.casefold())):
         negated = 0
         previous = ""
         for raw in _SPLIT.findall(clause):
             if raw in NEGATIONS or (raw == "than" and previous == "other"):
-                if previous == "other" and out and out[-1] == "other":
+                if previous == "other" and out and out[-1][0] == "other":
                     out.pop()
                 previous = raw
-                out.append("without")
+                out.append(("without", 1.0))
                 negated = NEGATION_SCOPE
                 continue
             previous = raw
             expanded = ABBREVIATIONS.get(raw) or ABBREVIATIONS.get(_stem(raw))
-            for word in expanded.split() if expanded else [raw]:
+            words = expanded.split() if expanded else [raw]
+            share = 1.0 / len(words)
+            for word in words:
                 if word.startswith("non-") and len(word) > 4:
-                    out.append("without")
+                    out.append(("without", 1.0))
                     negated = NEGATION_SCOPE
                     word = word[4:]
                 for p in _parts(word):
                     if drop_stopwords and p in STOPWORDS:
                         continue
                     if negated:
-                        out.append("no_" + _stem(p))
+                        out.append(("no_" + _stem(p), share))
                         negated -= 1
                     else:
-                        out.append(_stem(p))
+                        out.append((_stem(p), share))
     return out
 
 
@@ -207,8 +228,8 @@ def weighted_tokens(question: str, context: str = "") -> list[tuple[str, float]]
         head, tail = question, ""
     out: dict[str, float] = {}
     for weight, text in ((1.0, head), (0.5, tail), (0.5, context)):
-        for token in tokenize(text):
-            out[token] = max(out.get(token, 0.0), weight)
+        for token, share in _tokens(text):
+            out[token] = max(out.get(token, 0.0), weight * share)
     return list(out.items())
 
 

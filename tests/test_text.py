@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.text import expand, tokenize
+from assistant.text import expand, tokenize, weighted_tokens
 
 
 def test_shorthand_is_spelled_out():
@@ -39,3 +39,12 @@ def test_sq_is_square_before_a_unit_and_subcutaneous_otherwise():
     assert "square" in tokenize("dressing 16 sq. in or less")
     assert tokenize("insulin given sq") == ["insulin", "given", "subcutaneous"]
     assert expand("per sq. cm; 2 sq in") == "per square cm; 2 square in"
+
+
+def test_spelled_out_shorthand_weighs_as_one_word():
+    """ "dme" is one word the coder wrote: its three spelled-out words share its weight, so a
+    descriptor that merely spells out DME cannot outweigh one that has the question's other
+    word ("DME rental": RR over UE)."""
+    weights = dict(weighted_tokens("dme rental"))
+    assert weights["rental"] == 1.0
+    assert abs(weights["durable"] + weights["medical"] + weights["equipment"] - 1.0) < 1e-9
