@@ -21,6 +21,7 @@ class Settings:
     corpus_dir: Path
     index_dir: Path
     manifest: Path
+    glossary: Path = PROJECT_ROOT / "corpus" / "glossary.toml"
     chroma_url: str | None = None
     model: str = DEFAULT_MODEL
     log_file: Path | None = None  # opt-in: one line per answer, see assistant/logs.py
@@ -34,6 +35,7 @@ class Settings:
             corpus_dir=Path(env.get("HCPCS_CORPUS_DIR") or PROJECT_ROOT / "corpus" / "raw"),
             index_dir=Path(env.get("HCPCS_INDEX_DIR") or PROJECT_ROOT / "index"),
             manifest=Path(env.get("HCPCS_SOURCES") or PROJECT_ROOT / "corpus" / "sources.toml"),
+            glossary=Path(env.get("HCPCS_GLOSSARY") or PROJECT_ROOT / "corpus" / "glossary.toml"),
             chroma_url=env.get("HCPCS_CHROMA_URL") or None,
             model=env.get("HCPCS_MODEL") or DEFAULT_MODEL,
             log_file=Path(env["HCPCS_LOG_FILE"]) if env.get("HCPCS_LOG_FILE") else None,
