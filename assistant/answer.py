@@ -44,13 +44,24 @@ WORDING = {
         "Not otherwise classified (NOC): {codes}. A NOC code is for an item or service that no "
         "more specific code describes; check for a specific code first."
     ),
+    "other-code-set": (
+        "This asks for a {code_set} code. The assistant answers from the CMS HCPCS Level II "
+        "files, which hold no {code_set} codes."
+    ),
+    "unknown-words": (
+        "Not in the loaded CMS files (HCPCS releases, Table of Drugs, ASP crosswalk): {words}. "
+        "No code is named for them, and none that merely shares the rest of the question."
+    ),
+    "policy-only": (
+        "This is a question about HCPCS policy rather than about an item, so no code is named; "
+        "the guidance cited below is what the answer rests on."
+    ),
     "follow-up": "(Read as a follow-up to the previous question.)",
     "too-long": (
         "Your question was {length:,} characters long; it was answered on its first {cap:,}."
     ),
 }
 MAX_QUESTION_CHARS = 2000  # longer questions are answered on their first 2,000 characters
-EVIDENCE_THRESHOLD = 0.30  # below this, with no code named, nothing is relevant enough to name
 
 # Guidance statements each notice rests on, found by their words in the loaded corpus.
 COVERAGE_PHRASES = (
@@ -72,7 +83,7 @@ _BRAND_Q = re.compile(
     r"\b(brand(ed|s)?|manufacturer'?s?|vendor'?s?|rep|reps|sales ?rep|representative|"
     r"consultant'?s?|company|companies|supplier'?s?|proprietary|trade ?name|"
     r"our (device|product|item|brand)|their (device|product)|assigned|endorse\w*|"
-    r"approved code for|product)\b|[®™]",
+    r"approved code for|products?)\b|[®™]",
     re.I,
 )
 _FOLLOW_UP = re.compile(
@@ -181,7 +192,9 @@ def compose(
     brand_q = bool(_BRAND_Q.search(question)) or bool(result.brands)
 
     shown = _shown(result, options)
-    if not shown:
+    remarks.extend(_evidence_remarks(result))
+    policy_only = result.evidence.reason == "policy-only"
+    if not shown and not (policy_only and (coverage_q or brand_q)):
         notices.append(Notice("no-evidence", WORDING["no-evidence"]))
     else:
         citations.extend(_descriptor_citation(record) for record in shown)
@@ -199,6 +212,9 @@ def compose(
     if brand_q:
         notices.append(Notice("product-agnostic", WORDING["product-agnostic"]))
         citations.extend(_guidance(retriever, PRODUCT_PHRASES, "product-agnostic"))
+    if policy_only and not shown:
+        # Answered from the guidance: the passage that best matches the question.
+        citations.extend(_passage_citation(hit.record, "policy") for hit in result.passages[:1])
 
     answer = Answer(
         question=question,
@@ -217,13 +233,25 @@ def compose(
 
 def _shown(result: Result, options: AskOptions) -> list[CodeRecord]:
     """The codes the answer names: the ones the question named, else the ranked candidates
-    when the corpus supports them well enough, else none."""
-    relevant = result.hits if result.evidence >= EVIDENCE_THRESHOLD else []
+    when the loaded files explain the question (assistant.evidence), else none."""
+    relevant = result.hits if result.evidence.ok else []
     if result.mentions:
         # The coder named the code(s): answer about those, not about look-alikes.
         named = {(m.kind, m.code) for m in result.mentions}
         relevant = [h for h in result.hits if (h.record.kind, h.record.code) in named]
     return [h.record for h in relevant[: options.top]]
+
+
+def _evidence_remarks(result: Result) -> list[str]:
+    """Why no code is named, when the reason is worth saying."""
+    evidence = result.evidence
+    if evidence.reason == "other-code-set":
+        return [WORDING["other-code-set"].format(code_set=evidence.code_set)]
+    if evidence.reason == "policy-only":
+        return [WORDING["policy-only"]]
+    if not evidence.ok and evidence.unknown:
+        return [WORDING["unknown-words"].format(words=", ".join(evidence.unknown))]
+    return []
 
 
 def _descriptor_citation(record: CodeRecord) -> Citation:

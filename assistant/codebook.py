@@ -34,6 +34,13 @@ CREATE TABLE passages (id TEXT PRIMARY KEY, source TEXT, data TEXT);
 CREATE TABLE documents (id TEXT PRIMARY KEY, kind TEXT, ref TEXT, text TEXT, releases TEXT);
 CREATE INDEX crosswalk_code ON crosswalk (code);
 """
+# Derived at build from the parsed records (the second ranking stage reads them).
+_DERIVED_SCHEMA = """
+CREATE TABLE attributes (descriptor TEXT PRIMARY KEY, data TEXT);
+CREATE TABLE successors (code TEXT, successor TEXT, basis TEXT, PRIMARY KEY (code, successor));
+CREATE TABLE glossary (n INTEGER PRIMARY KEY, terms TEXT, means TEXT, basis TEXT, source TEXT,
+                       matchcase INTEGER);
+"""
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,34 @@ def write_codebook(path: Path, corpus, documents: Iterable) -> None:
         con.executemany(
             "INSERT INTO documents VALUES (?,?,?,?,?)",
             ((d.id, d.kind, d.ref, d.text, ",".join(d.releases)) for d in documents),
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
+def write_derived(path: Path, attributes: dict, successors: Iterable, glossary: Iterable) -> None:
+    """Add what the build derives from the records: descriptor attributes (descriptor text ->
+    ``Attributes.to_data()``), successors of terminated codes, and the glossary."""
+    import json
+
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(_DERIVED_SCHEMA)
+        con.executemany(
+            "INSERT INTO attributes VALUES (?,?)",
+            ((text, json.dumps(data, separators=(",", ":"))) for text, data in attributes.items()),
+        )
+        con.executemany(
+            "INSERT INTO successors VALUES (?,?,?)",
+            ((s.code, s.successor, s.basis) for s in successors),
+        )
+        con.executemany(
+            "INSERT INTO glossary VALUES (?,?,?,?,?,?)",
+            (
+                (n, json.dumps(list(e.terms)), e.means, e.basis, e.source, int(e.case))
+                for n, e in enumerate(glossary)
+            ),
         )
         con.commit()
     finally:
@@ -196,6 +231,47 @@ class Codebook:
     def passages(self) -> list[Passage]:
         rows = self._rows("SELECT data FROM passages ORDER BY rowid")
         return [serialize.loads(Passage, r[0]) for r in rows]
+
+    def attributes(self, descriptors: Iterable[str]) -> dict[str, dict]:
+        """Descriptor text -> its parsed attributes (as stored), for the texts asked about."""
+        import json
+
+        wanted = list(dict.fromkeys(descriptors))
+        out: dict[str, dict] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._rows(
+                f"SELECT descriptor, data FROM attributes WHERE descriptor IN ({marks})",
+                tuple(chunk),
+            )
+            out.update((text, json.loads(data)) for text, data in rows)
+        return out
+
+    def negated_features(self) -> frozenset[str]:
+        """Every feature some descriptor negates ("without mattress" -> mattress)."""
+        import json
+
+        rows = self._rows("SELECT data FROM attributes")
+        return frozenset(f for (data,) in rows for f in json.loads(data)["n"])
+
+    def successors(self) -> dict[str, list[tuple[str, str]]]:
+        """Terminated code -> [(successor, basis)]."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for code, successor, basis in self._rows(
+            "SELECT code, successor, basis FROM successors ORDER BY code, successor"
+        ):
+            out.setdefault(code, []).append((successor, basis))
+        return out
+
+    def glossary(self):
+        """The glossary entries the index was built with."""
+        import json
+
+        from assistant.glossary import Entry
+
+        rows = self._rows("SELECT terms, means, basis, source, matchcase FROM glossary ORDER BY n")
+        return [Entry(tuple(json.loads(t)), m, b, s, bool(c)) for t, m, b, s, c in rows]
 
     def documents(self) -> list[tuple[str, str, str, str, tuple[str, ...]]]:
         rows = self._rows("SELECT id, kind, ref, text, releases FROM documents ORDER BY rowid")

@@ -15,15 +15,28 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from assistant import rerank
+from assistant.attributes import Attributes, Match
+from assistant.attributes import parse as parse_attributes
 from assistant.codebook import Codebook, ReleaseInfo
 from assistant.config import Settings
+from assistant.english import common_words
 from assistant.errors import UsageError
+from assistant.evidence import Evidence
+from assistant.evidence import judge as judge_evidence
+from assistant.glossary import Glossary
 from assistant.records import CODE_RE, CodeRecord, Hit, Passage
 from assistant.text import ABBREVIATIONS, expand, tokenize
 
 MODES = ("hybrid", "bm25", "dense")
 LEXICAL_WEIGHT = 0.6  # share of BM25 in the fused score (the rest is the dense similarity)
 CANDIDATES = 60  # documents taken from each list before fusion
+# Boosts and weights of the first stage, on the fused 0..1 scale.
+MENTION_BOOST = 2.0  # a code or modifier named in the question
+BRAND_BOOST = 1.0  # the code a brand name in the question points at (crosswalk, Table of Drugs)
+TERMINATED_WEIGHT = 0.6  # a code not valid today (or on the date of service)
+CODE_WHEN_MODIFIER_ASKED = 0.5  # a code, when the question asks for a modifier
+EVIDENCE_DOCUMENTS = 5  # best documents of each list whose words explain a question
 
 _CODE_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9])({CODE_RE})(?![A-Za-z0-9])", re.IGNORECASE)
 _MODIFIER_PATTERNS = [
@@ -32,7 +45,8 @@ _MODIFIER_PATTERNS = [
     re.compile(r"(?:^|[\s(,])-([A-Za-z0-9]{2})(?![A-Za-z0-9])"),
 ]
 _MODIFIER_WORD = re.compile(r"\bmodifiers?\b", re.IGNORECASE)
-_BARE_CAPS = re.compile(r"(?<![A-Za-z0-9-])([A-Z][A-Z0-9]|[0-9][A-Z])(?![A-Za-z0-9])")
+# Not part of a compound name: the "MS" of "MS-DRG" is no modifier.
+_BARE_CAPS = re.compile(r"(?<![A-Za-z0-9-])([A-Z][A-Z0-9]|[0-9][A-Z])(?![A-Za-z0-9]|-[A-Za-z])")
 # Two-character words that are also ordinary English: only taken as a modifier when spelled
 # in capitals next to a hyphen or the word "modifier".
 _COMMON_WORDS = frozenset(
@@ -77,8 +91,11 @@ class Result:
     passages: list[Hit]
     release: str
     mentions: list[Mention]
-    evidence: float  # 0..1: how well the best hit is supported (for no-evidence decisions)
+    evidence: Evidence  # whether the loaded files explain the question (assistant.evidence)
     brands: list[str] = field(default_factory=list)  # drug brand names the question names
+    glossary: list = field(default_factory=list)  # glossary.Use: coder terms read in the question
+    # (kind, code) -> what the candidate made of the question's stated attributes
+    matches: dict = field(default_factory=dict)
 
 
 def rank_key(hit: Hit) -> tuple[float, str, str]:
@@ -178,6 +195,15 @@ class Retriever:
             self.crosswalk = {c.id: c for c in self.book.crosswalk()}
             self.passage_by_id = {p.id: p for p in self.book.passages()}
             self.known_modifiers = {code for kind, code in self.code_keys if kind == "modifier"}
+            self.successors = self.book.successors()
+            self.features = self.book.negated_features()
+            self.glossary = Glossary(self.book.glossary())
+            self.common_words = common_words()
+            self.vocabulary: dict[str, list[str]] = {}
+            for term in sorted(self.lexical.idf):
+                if not term.startswith("no_") and term[:1].isalpha():
+                    self.vocabulary.setdefault(term[0], []).append(term)
+            self._attributes: dict[str, Attributes] = {}
             self.collection = store.open_collection(self.settings, self.directory, self.manifest)
             self.vectors = self._load_vectors()
             loading.join()
@@ -241,54 +267,54 @@ class Retriever:
         mode: str = "hybrid",
         context: str = "",
     ) -> Result:
-        """Rank codes (and modifiers) for a question; ``context`` is earlier conversation text."""
+        """Rank codes (and modifiers) for a question; ``context`` is earlier conversation text.
+
+        First stage: exact codes named, BM25 and dense search fused, brand names through the
+        drug tables. Second stage (hybrid only, assistant.rerank): attributes, intent and
+        current codes first.
+        """
         if mode not in MODES:
             raise UsageError(f"retriever must be one of {', '.join(MODES)}, not {mode!r}")
         self.load()
+        hybrid = mode == "hybrid"
         release = self.release_for(filters)
-        mentions = self.mentions(question) if mode == "hybrid" else []
-        # A question that says "modifier" is after a modifier: codes rank behind modifiers, and
-        # the word itself is left out of the search (descriptors such as "Demonstration
-        # modifier 3" would otherwise match it best).
-        wants_modifier = mode == "hybrid" and bool(_MODIFIER_WORD.search(question))
-        if wants_modifier:
-            question = " ".join(_MODIFIER_WORD.sub(" ", question).split()) or question
-        query = f"{question} {context}".strip() if context else question
+        mentions = self.mentions(question) if hybrid else []
+        asks_modifier = hybrid and rerank.wants_modifier(question)
+        searched = question
+        if hybrid and _MODIFIER_WORD.search(question):
+            # The word itself is left out of the search: descriptors such as "Demonstration
+            # modifier 3" would otherwise match it best.
+            searched = " ".join(_MODIFIER_WORD.sub(" ", question).split()) or question
+        uses: list = []
+        if hybrid:
+            searched, uses = self.glossary.expand(searched)
+        query = f"{searched} {context}".strip() if context else searched
 
         lex_ranked: list[tuple[int, float]] = []
         dense_ranked: list[tuple[int, float]] = []
         if mode in ("hybrid", "bm25"):
             lex_ranked = [
                 (self.lex_to_doc[n], s)
-                for n, s in self.lexical.top(question, CANDIDATES * 3, context=context)
+                for n, s in self.lexical.top(searched, CANDIDATES * 3, context=context)
             ]
         if mode in ("hybrid", "dense"):
             dense_ranked = self._dense(expand(query), CANDIDATES * 2)
         lex_codes = self._by_code(lex_ranked)
         dense_codes = self._by_code(dense_ranked)
         fused = fuse(lex_codes, dense_codes)
-        for mention in mentions:
-            fused[(mention.kind, mention.code)] = fused.get((mention.kind, mention.code), 0.0) + 2.0
-        # A drug named by a brand that the CMS crosswalk or Table of Drugs lists points at its
-        # code as surely as the code itself would.
-        asked = set(tokenize(question))
-        brands = []
-        for n, _s in lex_ranked[:3]:
-            name = self._brand(n)
-            if name and set(tokenize(name)) <= asked:
-                brands.append(name)
-                for target in self._targets(n):
-                    fused[target] = fused.get(target, 0.0) + 1.0
-
         mentioned = {(m.kind, m.code) for m in mentions}
+        for key in mentioned:
+            fused[key] = fused.get(key, 0.0) + MENTION_BOOST
+        brands = self._brand_boosts(fused, lex_ranked, question)
+
         hits = []
         for (kind, code), score in fused.items():
             record = self._record_in(kind, code, release)
             if record is None or not self._passes(record, filters):
                 continue
             score *= self._status_weight(record, filters)
-            if wants_modifier and record.kind != "modifier":
-                score *= 0.5
+            if asks_modifier and record.kind != "modifier":
+                score *= CODE_WHEN_MODIFIER_ASKED
             via = tuple(
                 name
                 for name, members in (
@@ -300,9 +326,97 @@ class Retriever:
             )
             hits.append(Hit(record=record, score=score, via=via))
         hits.sort(key=rank_key)
-        evidence = self._evidence(question, lex_ranked, dense_ranked, mentions)
-        passages = self.passages(query, k=3) if mode == "hybrid" else []
-        return Result(hits[:k], passages, release, mentions, evidence, list(dict.fromkeys(brands)))
+        matches: dict[tuple[str, str], Match] = {}
+        if hybrid:
+            hits, matches = self._second_stage(
+                hits, question, uses, filters, mentioned, asks_modifier, release
+            )
+        evidence = self._judge_evidence(
+            question, uses, lex_ranked, dense_ranked, bool(mentions or brands)
+        )
+        passages = self.passages(query, k=3) if hybrid else []
+        return Result(
+            hits[:k],
+            passages,
+            release,
+            mentions,
+            evidence,
+            list(dict.fromkeys(brands)),
+            glossary=uses,
+            matches=matches,
+        )
+
+    def _brand_boosts(
+        self, fused: dict[tuple[str, str], float], lex_ranked, question: str
+    ) -> list[str]:
+        """A drug named by a brand that the CMS crosswalk or Table of Drugs lists points at
+        its code as surely as the code itself would: its codes gain BRAND_BOOST."""
+        asked = set(tokenize(question))
+        brands = []
+        for n, _s in lex_ranked[:3]:
+            name = self._brand(n)
+            if name and set(tokenize(name)) <= asked:
+                brands.append(name)
+                for target in self._targets(n):
+                    fused[target] = fused.get(target, 0.0) + BRAND_BOOST
+        return brands
+
+    def _second_stage(
+        self,
+        hits: list[Hit],
+        question: str,
+        uses: list,
+        filters: Filters,
+        mentioned: set[tuple[str, str]],
+        asks_modifier: bool,
+        release: str,
+    ) -> tuple[list[Hit], dict[tuple[str, str], Match]]:
+        """The first RERANK_DEPTH hits re-scored by assistant.rerank; the rest follow.
+
+        ``uses``: the glossary terms read in the question; their wording counts as the
+        question's words.
+        """
+        head, tail = hits[: rerank.RERANK_DEPTH], hits[rerank.RERANK_DEPTH :]
+        context = rerank.Context(
+            attributes=parse_attributes(
+                question, descriptor=False, added=" ; ".join(u.means for u in uses)
+            ),
+            features=self.features,
+            asks_modifier=asks_modifier,
+            asks_reporting=rerank.wants_reporting(question),
+            mentioned=frozenset(mentioned),
+            date_of_service=filters.date_of_service,
+        )
+        self._cache_attributes(h.record.long_description for h in head)
+        scored = rerank.rescore(head, context, self._attributes_of)
+
+        def record_of(code: str) -> CodeRecord | None:
+            record = self._record_in("code", code, release)
+            return record if record is not None and self._passes(record, filters) else None
+
+        scored = rerank.current_first(scored, self.successors, context, record_of)
+        matches = {(s.hit.record.kind, s.hit.record.code): s.match for s in scored}
+        ranked = sorted((s.hit for s in scored), key=rank_key)
+        return ranked + tail, matches
+
+    def _cache_attributes(self, descriptors) -> None:
+        missing = [d for d in descriptors if d not in self._attributes]
+        if missing:
+            for text, data in self.book.attributes(missing).items():
+                self._attributes[text] = Attributes.from_data(data)
+
+    def _attributes_of(self, record: CodeRecord) -> Attributes:
+        """A descriptor's attributes as the build parsed them (parsed now if not stored)."""
+        found = self._attributes.get(record.long_description)
+        if found is None:
+            found = parse_attributes(record.long_description, descriptor=True)
+            self._attributes[record.long_description] = found
+        return found
+
+    def successor_of(self, code: str) -> list[str]:
+        """The current codes that replaced a terminated ``code`` (see assistant.successors)."""
+        self.load()
+        return [successor for successor, _basis in self.successors.get(code, [])]
 
     def passages(self, query: str, k: int = 3) -> list[Hit]:
         """Guidance passages for a question, by BM25 over passages only."""
@@ -453,21 +567,43 @@ class Retriever:
     def _status_weight(record: CodeRecord, filters: Filters) -> float:
         """Current codes before terminated ones, unless the caller asked for a date they served."""
         if filters.date_of_service is not None:
-            return 1.0 if record.active_on(filters.date_of_service) else 0.6
-        return 1.0 if record.termination_date is None else 0.6
+            return 1.0 if record.active_on(filters.date_of_service) else TERMINATED_WEIGHT
+        return 1.0 if record.termination_date is None else TERMINATED_WEIGHT
 
-    def _evidence(self, question: str, lex_ranked, dense_ranked, mentions) -> float:
-        """How strongly the corpus supports any answer, 0..1.
+    def _judge_evidence(
+        self, question: str, uses: list, lex_ranked, dense_ranked, named: bool
+    ) -> Evidence:
+        """Whether the loaded files explain the question well enough to name codes (see
+        assistant.evidence): its words against the best candidates' texts and the glossary.
+        ``named``: the question names a code, or a drug name the drug tables list."""
+        words = [t[3:] if t.startswith("no_") else t for t in tokenize(question)]
+        words = [w for w in words if w != "without"]
+        glossary_words: set[str] = set()
+        for use in uses:
+            glossary_words |= set(tokenize(use.term))
+        candidates: list[set[str]] = []
+        for ranked in (lex_ranked, dense_ranked):
+            taken = 0
+            for n, _score in ranked:
+                if self.doc_kind[n] == "passage":
+                    continue
+                candidates.append(self._terms_of(n) | glossary_words)
+                taken += 1
+                if taken == EVIDENCE_DOCUMENTS:
+                    break
+        return judge_evidence(
+            words,
+            candidates,
+            self.lexical.idf,
+            self.vocabulary,
+            named,
+            question,
+            self.common_words,
+            similarity=next(
+                (score for n, score in dense_ranked if self.doc_kind[n] != "passage"), 0.0
+            ),
+        )
 
-        1.0 for a code named in the question; otherwise the share of the question's terms
-        found in the best lexical match, blended with the best dense similarity.
-        """
-        if mentions:
-            return 1.0
-        asked = set(tokenize(question))
-        coverage = 0.0
-        if asked and lex_ranked:
-            terms = self.lexical.terms[self.doc_to_lex[lex_ranked[0][0]]]
-            coverage = len(asked & terms) / len(asked)
-        similarity = dense_ranked[0][1] if dense_ranked else 0.0
-        return round(0.5 * coverage + 0.5 * similarity, 3)
+    def _terms_of(self, n: int) -> set[str]:
+        terms = self.lexical.terms[self.doc_to_lex[n]]
+        return {t[3:] if t.startswith("no_") else t for t in terms}

@@ -19,6 +19,7 @@ import os
 import pickle
 import resource
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -43,7 +44,7 @@ from assistant.errors import (
 from assistant.locks import exclusive
 from assistant.text import TOKENIZER_VERSION
 
-INDEX_FORMAT = 2  # 2: sha256 of the record store and BM25 files
+INDEX_FORMAT = 3  # 2: sha256 of the record store and BM25 files; 3: derived tables, glossary
 PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-2"
 COLLECTION_PREFIX = "hcpcs-"
 # Files of a build whose size, mtime and sha256 are recorded and checked when it is opened.
@@ -109,6 +110,13 @@ def staleness(settings: Settings, manifest: dict[str, Any]) -> list[str]:
     recorded = manifest.get("corpus", {})
     if {s.id: s.sha256 for s in sources} != {k: v.get("sha256") for k, v in recorded.items()}:
         reasons.append(f"{settings.manifest.name} lists other files or checksums")
+    glossary = manifest.get("glossary", {}).get("sha256")
+    try:
+        current = sha256_file(settings.glossary)
+    except OSError:
+        current = None
+    if glossary != current:
+        reasons.append(f"the glossary {settings.glossary.name} changed since the build")
     return reasons
 
 
@@ -242,7 +250,7 @@ def build_index(
 
 
 def _build(settings: Settings, paths: IndexPaths, started: float, report, embedder, corpus):
-    from assistant.codebook import write_codebook
+    from assistant.codebook import write_codebook, write_derived
     from assistant.corpus.loader import load_corpus
     from assistant.documents import build_documents, release_key
     from assistant.embeddings import make_embedder
@@ -276,6 +284,10 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         _write_lexical(tmp / "lexical.pkl", documents)
         lap("records_and_lexical")
 
+        # Descriptor attributes, successors and the glossary are worked out on a thread while
+        # the model embeds (torch leaves the interpreter free), then written beside the records.
+        derive = _Derive(corpus, settings.glossary)
+        derive.start()
         client = chroma_client(settings, tmp / "chroma")
         collection = client.create_collection(
             collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
@@ -283,6 +295,11 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         reuse = _previous_vectors(settings, embedder, {d.id for d in documents})
         lap("reuse")
         _embed_into(collection, documents, embedder, report, lap, reuse)
+
+        derive.join()
+        derived = derive.result()
+        write_derived(tmp / "records.sqlite", *derived[:3])
+        lap("derived")
 
         releases = [
             {
@@ -320,6 +337,8 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
                 for s in sources
             },
             "releases": releases,
+            "glossary": {"path": str(settings.glossary), "sha256": derived[3]},
+            "successors": len(derived[1]),
             "newest_release": max(corpus.releases),
             "drug_entries": len(corpus.drugs),
             "drug_see_entries": sum(1 for d in corpus.drugs if d.see),
@@ -353,6 +372,41 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
     _prune(settings, paths, keep={build_id})
     manifest["size_bytes"] = _du(paths.builds / build_id)
     return manifest
+
+
+class _Derive(threading.Thread):
+    """Parse every distinct descriptor into attributes, find successors, load the glossary."""
+
+    def __init__(self, corpus, glossary_path: Path):
+        super().__init__(name="derive", daemon=True)
+        self.corpus = corpus
+        self.glossary_path = glossary_path
+        self._result = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            from assistant.attributes import parse
+            from assistant.glossary import load
+            from assistant.successors import find_successors
+
+            entries, sha = load(self.glossary_path)
+            texts = {
+                r.long_description
+                for release in self.corpus.releases.values()
+                for r in (*release.codes.values(), *release.modifiers.values())
+            }
+            attributes = {text: parse(text, descriptor=True).to_data() for text in sorted(texts)}
+            newest = self.corpus.releases[max(self.corpus.releases)]
+            successors = find_successors(newest.codes.values())
+            self._result = (attributes, successors, entries, sha)
+        except BaseException as exc:  # raised again by result(), in the building thread
+            self._error = exc
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
