@@ -93,12 +93,14 @@ def _library_check(parse: Callable[[Any], Any]) -> Callable[..., Any]:
     return callback
 
 
-def _path(**attrs: Any) -> click.Path:
-    return click.Path(path_type=Path, dir_okay=False, **attrs)
+def _path() -> click.Path:
+    """A file (not a folder) argument or option, as a Path."""
+    return click.Path(path_type=Path, dir_okay=False)
 
 
-def json_option(help: str = "Machine-readable output (JSON).") -> Callable:
-    return click.option("--json", "as_json", is_flag=True, help=help)
+def json_option(help_text: str = "Machine-readable output (JSON).") -> Callable:
+    """--json: print for machines instead of people."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
 
 
 def output_path(*decls: str, **attrs: Any) -> Callable:
@@ -394,7 +396,7 @@ def eval_retrieval(
     as_json: bool,
     items: bool,
 ) -> None:
-    """Run every question of SETS through the retrievers, K candidates each; print hit@k, MRR@K.
+    """Run every question of SETS through the retrievers, K candidates each; print hit@K, MRR@K.
 
     Each line: {"id", "question", "expected_codes": [...]} (a hit is any expected code);
     optional "date". Lines without expected codes are skipped. With --json and one set, the

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from assistant import __version__
-from assistant.config import EVALS_DIR
 from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at
 from assistant.records import RECORD_KINDS, Answer
 
@@ -32,7 +31,6 @@ JUDGED = (
     "coverage_statement_rate",
     "no_code_accuracy",
 )
-DEFAULT_BASELINE = EVALS_DIR / "baseline.json"
 
 
 def _matches(pattern: str, text: str) -> bool:
