@@ -30,7 +30,8 @@ def report(hit: float = 1.0, failing: int = 0) -> dict:
         for n in range(failing)
     ]
     metrics = {"n": len(items), "passed": 0, "hit@1": hit}
-    return {"metrics": metrics, "items": items, "by_kind": {}}
+    kind = {"n": 1, "passed": 0, "hit@1": hit, "hit@5": hit, "mrr@10": hit, "notice_accuracy": 1.0}
+    return {"metrics": metrics, "items": items, "by_kind": {"lookup": kind}}
 
 
 @pytest.fixture
