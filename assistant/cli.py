@@ -1,28 +1,31 @@
-"""The `hcpcs` command: parse options, call the library, format. Nothing else.
+"""The `hcpcs` command: parse options, call the library, print. Nothing else.
 
 Results go to stdout, progress to stderr. Errors are one line: exit 1 for a runtime error,
 2 for bad usage. Heavy modules (torch, chromadb) are imported only by the commands that need
-them, so `hcpcs lookup` stays fast.
+them, so `hcpcs lookup` stays fast. Options that several commands share are decorators
+(``json_option``, ``sets_argument``, ``set_option``, ``tolerance_option``, ``output_path``), and
+every choice list is the library's own constant.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from assistant import __version__
-from assistant.config import Settings
-from assistant.errors import HcpcsError
+from assistant.config import EVALS_DIR, Settings
+from assistant.errors import HcpcsError, UsageError
+from assistant.quiz.builder import DIFFICULTIES, FORMATS, QUIZ_KINDS
+from assistant.records import STATUSES, section_letters
+from assistant.retrieval import MODES
 
-_SURROGATE = re.compile(r"[\udc80-\udcff]")  # bytes of argv that were not UTF-8
-EVALS_DIR = Path(__file__).resolve().parent.parent / "evals"
-DEFAULT_BASELINE = EVALS_DIR / "baseline.json"
+DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
 
 
 class _Group(click.Group):
@@ -63,7 +66,10 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj
 
 
-def _output(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+# --------------------------------------------------------------------------- shared options
+
+
+def _writable(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
     """An output file's folder must exist and be writable before any work starts."""
     if value is None:
         return value
@@ -73,6 +79,54 @@ def _output(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
     if not os.access(folder, os.W_OK):
         raise click.BadParameter(f"folder {str(folder)!r} is not writable")
     return value
+
+
+def _library_check(parse: Callable[[Any], Any]) -> Callable[..., Any]:
+    """A click callback that parses with a library function, its UsageError a BadParameter."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        try:
+            return parse(value)
+        except UsageError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+def _path() -> click.Path:
+    """A file (not a folder) argument or option, as a Path."""
+    return click.Path(path_type=Path, dir_okay=False)
+
+
+def json_option(help_text: str = "Machine-readable output (JSON).") -> Callable:
+    """--json: print for machines instead of people."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def output_path(*decls: str, **attrs: Any) -> Callable:
+    """An option (or, with one bare name, an argument) naming a file to write: its folder is
+    checked before any work."""
+    if len(decls) == 1 and not decls[0].startswith("-"):
+        return click.argument(*decls, type=_path(), callback=_writable, **attrs)
+    return click.option(*decls, type=_path(), callback=_writable, **attrs)
+
+
+sets_argument = click.argument("sets", nargs=-1, required=True, type=_path())
+set_option = click.option(
+    "--set",
+    "set_path",
+    type=_path(),
+    default=DEFAULT_BENCH_SET,
+    show_default="evals/coder.jsonl",
+    help="Question set whose questions are asked, in order.",
+)
+tolerance_option = click.option(
+    "--tolerance",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="How far a quality metric may drop below the baseline.",
+)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,12 +184,11 @@ def corpus_fetch(ctx: click.Context, mirror: Path | None) -> None:
     from assistant.corpus.sources import fetch, load_sources
 
     settings = _settings(ctx)
-    sources = load_sources(settings.manifest)
 
     def progress(src, action: str) -> None:
         click.echo(f"{action:>10}  {src.path}", err=True)
 
-    results = fetch(sources, settings.corpus_dir, mirror, progress)
+    results = fetch(load_sources(settings.manifest), settings.corpus_dir, mirror, progress)
     changed = sum(1 for _s, action in results if action != "verified")
     click.echo(
         f"{len(results)} files verified in {settings.corpus_dir} ({changed} new or replaced)"
@@ -143,35 +196,18 @@ def corpus_fetch(ctx: click.Context, mirror: Path | None) -> None:
 
 
 @corpus.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_context
 def corpus_list(ctx: click.Context, as_json: bool) -> None:
     """Show each source, and whether it is present and verified by sha256."""
-    from assistant.corpus.sources import load_sources, source_states
+    from assistant.corpus.sources import format_states, load_sources, source_states, states_json
 
     settings = _settings(ctx)
     states = source_states(load_sources(settings.manifest), settings.corpus_dir)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": s.source.id,
-                        "kind": s.source.kind,
-                        "release": s.source.release,
-                        "path": s.source.path,
-                        "present": s.present,
-                        "verified": s.verified,
-                    }
-                    for s in states
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(states_json(states), indent=2))
         return
-    for s in states:
-        mark = "verified" if s.verified else ("MISMATCH" if s.present else "missing")
-        click.echo(f"{mark:<9} {s.source.kind:<18} {s.source.release or '-':<8} {s.source.path}")
+    click.echo(format_states(states))
     bad = [s for s in states if not s.verified]
     if bad:
         click.echo(
@@ -198,35 +234,21 @@ def index_build(ctx: click.Context, if_needed: bool) -> None:
     The previous index keeps answering until the new one is complete.
     """
     from assistant import store
-    from assistant.errors import IndexMissingError, IndexStaleError
 
     settings = _settings(ctx)
     if if_needed:
-        try:
-            store.check_current(settings)
+        reason = store.build_needed(settings)
+        if reason is None:
             click.echo("index is current", err=True)
             return
-        except (IndexMissingError, IndexStaleError) as exc:
-            click.echo(f"building: {exc}", err=True)
-    bar = _Progress()
-    try:
+        click.echo(f"building: {reason}", err=True)
+    with _Progress() as bar:
         manifest = store.build_index(settings, progress=bar)
-    finally:
-        bar.close()
-    click.echo(
-        f"index {manifest['build_id']} built in {manifest['build_seconds']} s "
-        f"(peak {manifest['peak_rss_mb']} MB, {manifest['size_bytes'] / 1e6:.1f} MB on disk): "
-        + ", ".join(
-            f"{r['release']} {r['codes']} codes/{r['modifiers']} modifiers"
-            for r in manifest["releases"]
-        )
-        + f"; {manifest['drug_entries']} drug entries, {manifest['crosswalk_entries']} crosswalk "
-        f"entries, {manifest['passages']} passages"
-    )
+    click.echo(store.format_build(manifest))
 
 
 @index.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_context
 def index_status(ctx: click.Context, as_json: bool) -> None:
     """Show the index manifest and whether it is current for the corpus and model.
@@ -239,32 +261,10 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(status, indent=2))
     else:
-        state = "current" if status["current"] else "STALE: " + "; ".join(status["stale_reasons"])
-        click.echo(f"index {status['build_id']} ({state})")
-        click.echo(
-            f"  built {status['built_at']} in {status['build_seconds']} s, "
-            f"{status['size_bytes'] / 1e6:.1f} MB at {status['path']}"
-        )
-        click.echo(
-            f"  model {status['model']['name']} {status['model']['version']}, "
-            f"parser {status['parser_version']}"
-        )
-        for r in status["releases"]:
-            click.echo(
-                f"  release {r['release']} (effective {r['effective']}): {r['codes']} codes "
-                f"({r['active_codes']} active), {r['modifiers']} modifiers"
-            )
-        click.echo(
-            f"  {status['drug_entries']} Table of Drugs entries "
-            f"({status['drug_see_entries']} see lines), "
-            f"{status['crosswalk_entries']} crosswalk entries, {status['passages']} passages"
-        )
-    if status["corpus_problems"] and not as_json:
-        click.echo(
-            f"  corpus: {'; '.join(status['corpus_problems'])} (the index still answers; "
-            "run `hcpcs corpus fetch` before the next build)",
-            err=True,
-        )
+        click.echo(store.format_index_status(status))
+        warning = store.format_corpus_problems(status)
+        if warning:
+            click.echo(warning, err=True)
     if not status["current"]:
         ctx.exit(1)
 
@@ -275,7 +275,7 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.argument("code")
 @click.option("--release", help="Only this release (e.g. 2025-01); default: every loaded release.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_context
 def lookup(ctx: click.Context, code: str, release: str | None, as_json: bool) -> None:
     """Show the full record of CODE (or modifier) in every loaded release."""
@@ -312,17 +312,13 @@ def lookup(ctx: click.Context, code: str, release: str | None, as_json: bool) ->
     multiple=True,
     help="Only codes of this section letter (repeatable), or 'modifier'.",
 )
-@click.option(
-    "--status", type=click.Choice(["active", "terminated"]), help="Only codes of this status."
-)
+@click.option("--status", type=click.Choice(STATUSES), help="Only codes of this status.")
 @click.option(
     "--batch",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=_path(),
     help='Answer every line of a JSONL file ({"question", optional "date"}); - for stdin.',
 )
-@click.option(
-    "--json", "as_json", is_flag=True, help="Machine-readable output (one JSON line per question)."
-)
+@json_option("Machine-readable output (one JSON line per question).")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -339,38 +335,23 @@ def ask(
 
     Use - as QUESTION to read it from standard input.
     """
+    from assistant import service
     from assistant.answer import ask as ask_question
-    from assistant.answer import clean_question
-    from assistant.errors import UsageError
     from assistant.render import answer_json, format_answer
-    from assistant.service import load_retriever, make_options
 
     if (question is None) == (batch is None):
         raise click.UsageError("give a QUESTION or --batch FILE, not both or neither")
     # Everything the user gave is checked before the index and the model are loaded.
-    options = make_options(day, release, top, sections, status)
+    options = service.make_options(day, release, top, sections, status)
     if batch is not None:
-        from assistant.service import read_batch
-
-        items = read_batch(batch)
-        retriever = load_retriever(_settings(ctx))
-        for item in items:
-            options = make_options(item.get("date") or day, release, top, sections, status)
-            answer, _ = ask_question(retriever, item["question"], options=options)
-            click.echo(json.dumps(answer_json(answer, item.get("id")), ensure_ascii=False))
+        items = service.read_batch(batch)
+        retriever = service.load_retriever(_settings(ctx))
+        for line in service.batch_answers(retriever, items, options):
+            click.echo(json.dumps(line, ensure_ascii=False))
         return
     assert question is not None
-    if _SURROGATE.search(question):
-        raise UsageError("the question is not valid UTF-8")
-    if question == "-":
-        data = sys.stdin.buffer.read()
-        try:
-            question = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError("the question on standard input is not valid UTF-8") from None
-    if not clean_question(question)[0]:
-        raise UsageError("the question is empty")
-    retriever = load_retriever(_settings(ctx))
+    question = service.read_question(question)
+    retriever = service.load_retriever(_settings(ctx))
     answer, _ = ask_question(retriever, question, options=options)
     if as_json:
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
@@ -387,16 +368,22 @@ def eval_group() -> None:
 
 
 @eval_group.command("retrieval")
-@click.argument("sets", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@sets_argument
 @click.option(
     "--retriever",
     "modes",
     multiple=True,
-    type=click.Choice(["hybrid", "bm25", "dense"]),
+    type=click.Choice(MODES),
     help="Retriever(s) to run (repeatable); default: all three, compared.",
 )
-@click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option(
+    "--k",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    help="Candidates retrieved per question; hit@1/5/10 up to K, hit@K and MRR@K are reported.",
+)
+@json_option("Print the metrics as JSON.")
 @click.option(
     "--items", is_flag=True, help="Include per-item results (rank of first expected code)."
 )
@@ -409,72 +396,37 @@ def eval_retrieval(
     as_json: bool,
     items: bool,
 ) -> None:
-    """Run every question of SETS through the retrievers; print hit@1/5/10 and MRR@10.
+    """Run every question of SETS through the retrievers, K candidates each; print hit@K, MRR@K.
 
     Each line: {"id", "question", "expected_codes": [...]} (a hit is any expected code);
     optional "date". Lines without expected codes are skipped. With --json and one set, the
     first retriever's metrics are at the top level and all retrievers' under "retrievers".
     """
-    from assistant.evaluation.retrieval import evaluate_retrieval, format_retrieval
+    from assistant.evaluation.retrieval import format_retrieval, retrieval_json, run_retrieval
     from assistant.evaluation.sets import read_set
     from assistant.service import load_retriever
 
     loaded = {path: read_set(path) for path in sets}
     retriever = load_retriever(_settings(ctx))
-    report = {}
-    modes = modes or ("hybrid", "bm25", "dense")
-    for path, questions in loaded.items():
-        report[path.name] = {
-            mode: evaluate_retrieval(retriever, questions, mode, k, items) for mode in modes
-        }
-    if not as_json:
+    report = run_retrieval(retriever, loaded, modes or MODES, k, items)
+    if as_json:
+        click.echo(json.dumps(retrieval_json(report), indent=2))
+    else:
         click.echo(format_retrieval(report))
-        return
-    # One set: the first retriever's metrics at the top level ({"n", "hit@1", ...}), every
-    # retriever's under "retrievers". Several sets: the same object per set under "sets".
-    shaped = {
-        name: {"set": name, "retriever": modes[0], **by_mode[modes[0]], "retrievers": by_mode}
-        for name, by_mode in report.items()
-    }
-    out = next(iter(shaped.values())) if len(shaped) == 1 else {"sets": shaped}
-    click.echo(json.dumps(out, indent=2))
 
 
 @eval_group.command("run")
-@click.argument("sets", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="Write the JSON report here.",
-    callback=_output,
-)
-@click.option(
-    "--markdown",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write a Markdown report (and its chart, a PNG beside it).",
-    callback=_output,
-)
-@click.option(
-    "--baseline",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Compare with this report: exit 1 on a regression.",
-)
-@click.option(
-    "--tolerance",
-    type=click.FloatRange(0, 1),
-    default=0.01,
-    show_default=True,
-    help="How far a metric may drop below the baseline.",
-)
-@click.option(
+@sets_argument
+@output_path("--out", required=True, help="Write the JSON report here.")
+@output_path("--markdown", help="Also write a Markdown report (and its chart, a PNG beside it).")
+@click.option("--baseline", type=_path(), help="Compare with this report: exit 1 on a regression.")
+@tolerance_option
+@output_path(
     "--write-baseline",
     "write_baseline",
-    type=click.Path(path_type=Path, dir_okay=False),
     is_flag=False,
-    flag_value=str(DEFAULT_BASELINE),
+    flag_value=str(EVALS_DIR / "baseline.json"),
     default=None,
-    callback=_output,
     help="Also write the report as the new baseline (default evals/baseline.json).",
 )
 @click.pass_context
@@ -485,66 +437,43 @@ def eval_run(
     markdown: Path | None,
     baseline: Path | None,
     tolerance: float,
-    write_baseline: str | None,
+    write_baseline: Path | None,
 ) -> None:
     """Answer every question of SETS through the chat's ask path; check, score and report.
 
     Exit 1 when, against --baseline, a quality metric drops by more than --tolerance or an
     item that passed now fails.
     """
-    from assistant.evaluation.runner import (
-        compare,
-        format_comparison,
-        load_report,
-        run_sets,
-        write_markdown,
-    )
+    from assistant.evaluation import runner
     from assistant.evaluation.sets import read_set
     from assistant.service import load_retriever
 
-    base = load_report(baseline) if baseline else None
+    base = runner.load_report(baseline) if baseline else None
     # Read (and so checked) before anything is loaded: a malformed set fails at once.
     loaded = [(path, read_set(path)) for path in sets]
     retriever = load_retriever(_settings(ctx))
-    bar = _Progress()
-    try:
-        report = run_sets(retriever, loaded, lambda done, total: bar("questions", done, total))
-    finally:
-        bar.close()
-    comparison = compare(report, base, tolerance) if base else None
+    with _Progress() as bar:
+        report = runner.run_sets(retriever, loaded, lambda n, total: bar("questions", n, total))
+    comparison = runner.compare(report, base, tolerance) if base else None
     if comparison:
         report["comparison"] = comparison
-    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    runner.write_report(report, out)
     if markdown:
-        write_markdown(report, markdown, base)
+        runner.write_markdown(report, markdown, base)
     if write_baseline:
-        _write_baseline(report, Path(write_baseline))
-    m = report["metrics"]
-    click.echo(" ".join(f"{k}={m[k]}" for k in m))
+        runner.write_baseline(report, write_baseline)
+    click.echo(runner.format_metrics(report["metrics"]))
     if comparison:
-        click.echo(format_comparison(comparison))
+        click.echo(runner.format_comparison(comparison))
         if comparison["regressed"]:
             ctx.exit(1)
 
 
-def _write_baseline(report: dict, path: Path) -> None:
-    """The report without timings, so that the baseline's diff shows only what changed."""
-    slim = {k: v for k, v in report.items() if k != "comparison"}
-    slim["metrics"] = {k: v for k, v in report["metrics"].items() if "latency" not in k}
-    slim["items"] = [{k: v for k, v in i.items() if k != "latency_ms"} for i in report["items"]]
-    for group in ("by_kind", "by_tag"):
-        slim[group] = {
-            name: {k: v for k, v in m.items() if "latency" not in k}
-            for name, m in report[group].items()
-        }
-    path.write_text(json.dumps(slim, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 @eval_group.command("compare")
-@click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("baseline", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--tolerance", type=click.FloatRange(0, 1), default=0.01, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.argument("report", type=_path())
+@click.argument("baseline", type=_path())
+@tolerance_option
+@json_option("Print the comparison as JSON.")
 @click.pass_context
 def eval_compare(
     ctx: click.Context, report: Path, baseline: Path, tolerance: float, as_json: bool
@@ -559,7 +488,7 @@ def eval_compare(
 
 
 @eval_group.command("make-validity-set")
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False), callback=_output)
+@output_path("out")
 @click.option(
     "--count",
     type=click.IntRange(1, 500),
@@ -570,46 +499,24 @@ def eval_compare(
 @click.pass_context
 def eval_make_validity_set(ctx: click.Context, out: Path, count: int) -> None:
     """Write date-of-service questions built from the newest release's termination dates."""
-    from assistant import store
-    from assistant.codebook import Codebook
-    from assistant.evaluation.sets import validity_questions
+    from assistant.evaluation.sets import make_set
 
-    directory, manifest = store.check_current(_settings(ctx))
-    book = Codebook(directory / "records.sqlite")
-    newest = manifest["newest_release"]
-    records = [r for r in book.all_codes() if r.release == newest]
-    questions = validity_questions(records, count)
-    out.write_text(
-        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
-    )
-    click.echo(f"{len(questions)} questions written to {out}")
+    written = make_set(_settings(ctx), "validity", out, count)
+    click.echo(f"{written} questions written to {out}")
 
 
 @eval_group.command("make-drug-set")
-@click.argument("out", type=click.Path(path_type=Path, dir_okay=False), callback=_output)
+@output_path("out")
 @click.pass_context
 def eval_make_drug_set(ctx: click.Context, out: Path) -> None:
     """Write the question set generated from the Table of Drugs (name and unit -> code) to OUT.
 
     Only codes active in the newest release are expected answers.
     """
-    from assistant import store
-    from assistant.codebook import Codebook
-    from assistant.evaluation.sets import drug_questions
+    from assistant.evaluation.sets import make_set
 
-    directory, manifest = store.check_current(_settings(ctx))
-    book = Codebook(directory / "records.sqlite")
-    newest = manifest["newest_release"]
-    active = {
-        r.code
-        for r in book.all_codes()
-        if r.kind == "code" and r.release == newest and r.termination_date is None
-    }
-    questions = drug_questions(book.drugs(), active)
-    out.write_text(
-        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
-    )
-    click.echo(f"{len(questions)} questions written to {out}")
+    written = make_set(_settings(ctx), "drug", out)
+    click.echo(f"{written} questions written to {out}")
 
 
 # --------------------------------------------------------------------------- quiz
@@ -622,18 +529,16 @@ def quiz() -> None:
 
 @quiz.command("make")
 @click.option("--count", type=click.IntRange(1, 500), required=True, help="How many questions.")
-@click.option("--section", "section", help="Section letters to draw from, e.g. E or EJL.")
 @click.option(
-    "--kind",
-    type=click.Choice(
-        ["descriptor-to-code", "code-to-descriptor", "drug", "modifier", "valid-on-date", "mixed"]
-    ),
-    default="mixed",
-    show_default=True,
+    "--section",
+    "sections",
+    callback=_library_check(section_letters),
+    help="Section letters to draw from, e.g. E or EJL.",
 )
+@click.option("--kind", type=click.Choice(QUIZ_KINDS), default="mixed", show_default=True)
 @click.option(
     "--difficulty",
-    type=click.Choice(["easy", "hard"]),
+    type=click.Choice(DIFFICULTIES),
     default="easy",
     show_default=True,
     help="easy: other codes of the section; hard: its nearest neighbours.",
@@ -642,24 +547,13 @@ def quiz() -> None:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Same seed, same quiz, byte for byte."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "gift", "moodle-xml", "aiken", "qti", "csv", "md"]),
-    default="json",
-    show_default=True,
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write here instead of standard output (required for qti, a zip).",
-    callback=_output,
-)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@output_path("--out", help="Write here instead of standard output (required for qti, a zip).")
 @click.pass_context
 def quiz_make(
     ctx: click.Context,
     count: int,
-    section: str | None,
+    sections: tuple[str, ...],
     kind: str,
     difficulty: str,
     release: str | None,
@@ -672,12 +566,6 @@ def quiz_make(
     from assistant.quiz.export import export
     from assistant.service import load_retriever
 
-    sections = tuple(
-        dict.fromkeys(c for c in (section or "").upper() if not c.isspace() and c != ",")
-    )
-    for letter in sections:
-        if not ("A" <= letter <= "Z"):
-            raise click.BadParameter(f"{letter!r} is not a section letter", param_hint="--section")
     if fmt == "qti" and out is None:
         raise click.UsageError("--format qti writes a zip: give --out FILE.zip")
     builder = QuizBuilder(load_retriever(_settings(ctx)), release)
@@ -691,18 +579,9 @@ def quiz_make(
 
 # --------------------------------------------------------------------------- bench
 
-DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
-
 
 @cli.group(invoke_without_command=True)
-@click.option(
-    "--set",
-    "set_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_BENCH_SET,
-    show_default="evals/coder.jsonl",
-    help="Question set whose questions are timed.",
-)
+@set_option
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option(
     "--build",
@@ -711,7 +590,7 @@ DEFAULT_BENCH_SET = EVALS_DIR / "coder.jsonl"
     help="Also time a fresh index build into a temporary folder (about a minute); without "
     "it, the build time and memory the current index recorded are reported.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@json_option("Print the figures as JSON.")
 @click.pass_context
 def bench(
     ctx: click.Context, set_path: Path, threads: int, measure_build: bool, as_json: bool
@@ -730,6 +609,12 @@ def bench(
     click.echo(json.dumps(figures, indent=2) if as_json else format_bench(figures))
 
 
+def _server_url(value: str | None) -> str | None:
+    from assistant.bench.chat_load import check_url
+
+    return None if value is None else check_url(value)
+
+
 @bench.command("ui")
 @click.option("--sessions", type=click.IntRange(1, 32), default=4, show_default=True)
 @click.option(
@@ -740,14 +625,7 @@ def bench(
     show_default=True,
     help="Questions each session asks, one after the other.",
 )
-@click.option(
-    "--set",
-    "set_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_BENCH_SET,
-    show_default="evals/coder.jsonl",
-    help="Question set the questions are taken from, in order.",
-)
+@set_option
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
@@ -764,9 +642,10 @@ def bench(
 )
 @click.option(
     "--url",
+    callback=_library_check(_server_url),
     help="Load-test this running server (http://127.0.0.1:PORT) instead of starting one.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the figures (and every turn) as JSON.")
+@json_option("Print the figures (and every turn) as JSON.")
 @click.pass_context
 def bench_ui(
     ctx: click.Context,
@@ -784,34 +663,18 @@ def bench_ui(
     then runs --sessions websocket sessions at once, each asking its questions in turn. Exits 1
     if any question got no answer.
     """
-    from assistant import store
-    from assistant.bench.chat_load import format_load, run_load, streamlit_server
-    from assistant.bench.library import child_env
+    from assistant.bench.chat_load import format_load, load_test
     from assistant.evaluation.sets import read_set
 
-    questions = [q["question"] for q in read_set(set_path)]
-    settings = _settings(ctx)
-    warmup = "cpap machine for sleep apnea"
-
-    def run(target: str) -> dict:
-        return run_load(
-            target,
-            questions,
-            sessions=sessions,
-            questions_per_session=per_session,
-            timeout=timeout,
-            question_timeout=question_timeout,
-            warmup=warmup,
-        )
-
-    if url is not None:
-        if not re.fullmatch(r"https?://[\w.\-\[\]:]+/?", url):
-            raise click.BadParameter("give http://HOST:PORT", param_hint="--url")
-        figures = run(url)
-    else:
-        store.check_current(settings)  # a missing or stale index: say so before starting
-        with streamlit_server(child_env(settings)) as server:
-            figures = run(server.url)
+    figures = load_test(
+        _settings(ctx),
+        [q["question"] for q in read_set(set_path)],
+        url,
+        sessions=sessions,
+        questions_per_session=per_session,
+        timeout=timeout,
+        question_timeout=question_timeout,
+    )
     if as_json:
         click.echo(json.dumps(figures, indent=2, ensure_ascii=False))
     else:
@@ -821,7 +684,7 @@ def bench_ui(
 
 
 class _Progress:
-    """A progress bar on stderr, one per stage, drawn only on a terminal."""
+    """A progress bar on stderr, one per stage, drawn only on a terminal; closed on exit."""
 
     def __init__(self) -> None:
         self._stage: str | None = None
@@ -849,6 +712,12 @@ class _Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def main() -> None:

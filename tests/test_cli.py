@@ -151,3 +151,63 @@ def test_eval_retrieval_json(built: dict[str, str], tmp_path: Path):
     assert "bm25" in table and "hybrid" not in table
     qset.write_text('{"id": "1", "question": "x"}\n')
     _one_line_error(run(built, "eval", "retrieval", str(qset)), 2, "set.jsonl:1", "expected_codes")
+
+
+def test_eval_retrieval_k_sets_the_metrics(built: dict[str, str], tmp_path: Path):
+    qset = tmp_path / "set.jsonl"
+    qset.write_text('{"id": "1", "question": "what is E0194", "expected_codes": ["E0194"]}\n')
+    data = json.loads(run(built, "eval", "retrieval", str(qset), "--k", "1", "--json").stdout)
+    assert [k for k in data if "@" in k] == ["hit@1", "mrr@1"]
+    assert data["hit@1"] == 1.0
+    wide = json.loads(run(built, "eval", "retrieval", str(qset), "--k", "20", "--json").stdout)
+    assert [k for k in wide if "@" in k] == ["hit@1", "hit@5", "hit@10", "hit@20", "mrr@20"]
+
+
+def test_index_status_text(built: dict[str, str]):
+    result = run(built, "index", "status")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("index ") and lines[0].endswith("(current)")
+    assert "model hash-embedder" in lines[2]
+    assert any(ln.startswith("  release 2099-01 (effective 2099-01-01): 6 codes") for ln in lines)
+    assert result.stderr == ""  # no corpus problems to warn about
+
+
+def test_make_validity_set_from_the_newest_release(built: dict[str, str], tmp_path: Path):
+    out = tmp_path / "validity.jsonl"
+    result = run(built, "eval", "make-validity-set", str(out), "--count", "5")
+    assert result.exit_code == 0, result.output
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert result.stdout == f"{len(items)} questions written to {out}\n"
+    # A4397, terminated 2021-12-31, is the fixture's one terminated code.
+    assert [i["id"] for i in items] == ["validity-A4397-after", "validity-A4397-before"]
+    assert items[0]["date"] == "2022-01-31"
+    drugs = tmp_path / "drugs.jsonl"
+    result = run(built, "eval", "make-drug-set", str(drugs))
+    assert result.exit_code == 0 and drugs.read_text() == ""  # the fixture has no drug table
+    assert result.stdout == f"0 questions written to {drugs}\n"
+
+
+def test_ask_reads_the_question_from_standard_input(built: dict[str, str]):
+    result = CliRunner().invoke(cli, ["ask", "-", "--json"], env=built, input="cpap device\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["codes"][0]["code"] == "E0601"
+
+
+def test_choices_are_the_librarys_constants():
+    """One definition each: every click.Choice of the CLI is a list the library defines."""
+    from assistant.quiz.builder import DIFFICULTIES, FORMATS, QUIZ_KINDS
+    from assistant.records import STATUSES
+    from assistant.retrieval import MODES
+
+    def option(*path: str, name: str):
+        command = cli
+        for part in path:
+            command = command.commands[part]
+        return next(p for p in command.params if p.name == name)
+
+    assert tuple(option("ask", name="status").type.choices) == STATUSES
+    assert tuple(option("eval", "retrieval", name="modes").type.choices) == MODES
+    assert tuple(option("quiz", "make", name="kind").type.choices) == QUIZ_KINDS
+    assert tuple(option("quiz", "make", name="difficulty").type.choices) == DIFFICULTIES
+    assert tuple(option("quiz", "make", name="fmt").type.choices) == FORMATS

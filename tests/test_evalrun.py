@@ -186,16 +186,16 @@ def test_metrics_of_hand_made_items():
     assert m["coverage_statement_rate"] == 1.0
 
 
-def test_report_page_shows_metrics_and_failures(env, tmp_path: Path):
+def test_report_page_shows_metrics_and_failures(env, tmp_path: Path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     wrong = [*SET, dict(SET[0], id="bad", expected_codes=["E0562"])]
-    out = tmp_path / "r.json"
+    (tmp_path / "reports").mkdir()
+    out = tmp_path / "reports" / "r.json"
     run(env, "eval", "run", str(_write_set(tmp_path / "s.jsonl", wrong)), "--out", str(out))
+    monkeypatch.setenv("HCPCS_REPORT_DIRS", str(tmp_path / "reports"))
     page = Path(__file__).resolve().parent.parent / "pages" / "1_Eval_reports.py"
     at = AppTest.from_file(str(page), default_timeout=60).run()
-    at.text_input[0].set_value(str(out)).run()
     assert not at.exception
+    assert at.selectbox[0].value == "reports/r.json"
     assert "Failing items (1)" in [s.value for s in at.subheader]
-    at.text_input[0].set_value(str(tmp_path / "missing.json")).run()
-    assert not at.exception and "Cannot load the report" in at.error[0].value

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import UsageError
-from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at, retrieval_metrics
+from assistant.evaluation.retrieval import (
+    evaluate_retrieval,
+    first_rank,
+    format_retrieval,
+    hit_at,
+    mrr_at,
+    retrieval_metrics,
+)
 from assistant.evaluation.sets import drug_questions, read_set
 from assistant.records import DrugEntry
 
@@ -33,6 +40,61 @@ def test_hit_and_mrr_on_hand_made_ranks():
         "hit@10": 0.0,
         "mrr@10": 0.0,
     }
+
+
+def test_metrics_at_k_name_their_cutoffs():
+    ranks = [1, 2, 3, None]
+    assert retrieval_metrics(ranks, 2) == {"n": 4, "hit@1": 0.25, "hit@2": 0.5, "mrr@2": 0.375}
+    assert list(retrieval_metrics(ranks, 20)) == [
+        "n",
+        "hit@1",
+        "hit@5",
+        "hit@10",
+        "hit@20",
+        "mrr@20",
+    ]
+    assert retrieval_metrics(ranks, 20)["hit@20"] == 0.75
+
+
+class _RankedRetriever:
+    """Ranks the codes of each question's "ranking" field, and records the k it was asked for."""
+
+    def __init__(self, rankings: dict[str, list[str]]) -> None:
+        self.rankings = rankings
+        self.asked_k: list[int] = []
+
+    def search(self, question, _filters, k, mode):
+        from types import SimpleNamespace
+
+        self.asked_k.append(k)
+        hits = [
+            SimpleNamespace(record=SimpleNamespace(code=code)) for code in self.rankings[question]
+        ]
+        return SimpleNamespace(hits=hits)
+
+
+def test_eval_retrieval_k_is_the_candidates_retrieved_and_the_metrics_cutoff():
+    """--k used to be ignored (candidates were max(k, 10), metrics always @10)."""
+    ranked = ["A0001", "A0002", "A0003", "A0004", "A0005", "A0006"]
+    fake = _RankedRetriever({"second": ranked, "sixth": ranked, "absent": ranked})
+    questions = [
+        {"id": "1", "question": "second", "expected_codes": ["A0002"]},
+        {"id": "2", "question": "sixth", "expected_codes": ["A0006"]},
+        {"id": "3", "question": "absent", "expected_codes": ["B0001"]},
+        {"id": "4", "question": "not asked", "expected_codes": []},
+    ]
+    at_one = evaluate_retrieval(fake, questions, "hybrid", k=1, items=True)
+    assert fake.asked_k == [1, 1, 1]
+    assert {k: v for k, v in at_one.items() if "@" in k} == {"hit@1": 0.0, "mrr@1": 0.0}
+    assert [i["rank"] for i in at_one["items"]] == [None, None, None]
+    at_five = evaluate_retrieval(fake, questions, "hybrid", k=5, items=True)
+    assert [i["rank"] for i in at_five["items"]] == [2, None, None]  # the sixth is not retrieved
+    assert at_five["hit@5"] == pytest.approx(0.3333) and at_five["mrr@5"] == pytest.approx(0.1667)
+    at_ten = evaluate_retrieval(fake, questions, "bm25", k=10)
+    assert (at_ten["hit@5"], at_ten["hit@10"]) == (pytest.approx(0.3333), pytest.approx(0.6667))
+    table = format_retrieval({"set.jsonl": {"hybrid": at_five}}).splitlines()
+    assert table[0].split() == ["set", "retriever", "n", "hit@1", "hit@5", "mrr@5"]
+    assert table[1].split() == ["set.jsonl", "hybrid", "3", "0.000", "0.333", "0.167"]
 
 
 def _write(tmp_path: Path, lines: list[str]) -> Path:

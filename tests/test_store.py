@@ -265,3 +265,22 @@ def test_a_changed_byte_behind_an_unchanged_mtime_is_caught_where_it_matters(set
     with pytest.raises(IndexStaleError, match="lexical.pkl does not match"):
         load_retriever(settings)
     assert store.index_status(settings)["current"] is False
+
+
+def test_read_vectors_asks_in_batches_and_leaves_out_what_the_collection_lacks():
+    """One reader for the build's reuse and the retriever's load (store.read_vectors)."""
+
+    class Collection:
+        def __init__(self) -> None:
+            self.requests: list[list[str]] = []
+
+        def get(self, ids, include):
+            assert include == ["embeddings"]
+            self.requests.append(list(ids))
+            held = [i for i in ids if i != "d3"]  # d3 was lost
+            return {"ids": held, "embeddings": [[float(i[1:]), 0.0] for i in held]}
+
+    collection = Collection()
+    got = list(store.read_vectors(collection, [f"d{n}" for n in range(5)], batch=2))
+    assert collection.requests == [["d0", "d1"], ["d2", "d3"], ["d4"]]
+    assert got == [("d0", [0.0, 0.0]), ("d1", [1.0, 0.0]), ("d2", [2.0, 0.0]), ("d4", [4.0, 0.0])]

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from assistant.answer import WORDING
-from assistant.bench.library import percentile
+from assistant.bench.library import child_env, percentile
 from assistant.config import PROJECT_ROOT
-from assistant.errors import HcpcsError
+from assistant.errors import HcpcsError, UsageError
 
 APP = PROJECT_ROOT / "app.py"
 # The chat shows each notice's text as the composer words it (WORDING, read when a turn is
@@ -462,6 +462,34 @@ def run_load(
         "stopped_by_deadline": bool(errors) and time.monotonic() - started >= timeout,
         "turns": [asdict(t) for t in turns],
     }
+
+
+WARMUP_QUESTION = "cpap machine for sleep apnea"
+_SERVER_URL = re.compile(r"https?://[\w.\-\[\]:]+/?")
+
+
+def check_url(url: str) -> str:
+    """A running server's address as `hcpcs bench ui --url` takes it: scheme, host and port."""
+    if not _SERVER_URL.fullmatch(url):
+        raise UsageError("give http://HOST:PORT")
+    return url
+
+
+def load_test(settings, questions: Sequence[str], url: str | None = None, **options: Any) -> dict:
+    """``run_load`` against the server at ``url``, or against one started for the run.
+
+    Without ``url``, the index is checked first (a missing or stale one is said before a
+    server starts) and `streamlit run app.py` is started with the settings' environment.
+    ``options`` are ``run_load``'s; the warm-up question is ``WARMUP_QUESTION`` unless given.
+    """
+    options.setdefault("warmup", WARMUP_QUESTION)
+    if url is not None:
+        return run_load(url, questions, **options)
+    from assistant import store
+
+    store.check_current(settings)
+    with streamlit_server(child_env(settings)) as server:
+        return run_load(server.url, questions, **options)
 
 
 def format_load(figures: Mapping[str, Any]) -> str:

@@ -115,6 +115,30 @@ def source_states(sources: Iterable[Source], corpus_dir: Path) -> list[SourceSta
     return states
 
 
+def states_json(states: Iterable[SourceState]) -> list[dict[str, object]]:
+    """`hcpcs corpus list --json`: one object per source."""
+    return [
+        {
+            "id": s.source.id,
+            "kind": s.source.kind,
+            "release": s.source.release,
+            "path": s.source.path,
+            "present": s.present,
+            "verified": s.verified,
+        }
+        for s in states
+    ]
+
+
+def format_states(states: Iterable[SourceState]) -> str:
+    """`hcpcs corpus list`: one line per source, verified, MISMATCH or missing."""
+    lines = []
+    for s in states:
+        mark = "verified" if s.verified else ("MISMATCH" if s.present else "missing")
+        lines.append(f"{mark:<9} {s.source.kind:<18} {s.source.release or '-':<8} {s.source.path}")
+    return "\n".join(lines)
+
+
 def fetch(
     sources: list[Source],
     corpus_dir: Path,

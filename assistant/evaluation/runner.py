@@ -344,3 +344,31 @@ def load_report(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or "metrics" not in data or "items" not in data:
         raise UsageError(f"{path} is not an eval report (no metrics and items)")
     return data
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """The report as JSON, one key per line (so that a baseline's diff reads line by line)."""
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def baseline_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without timings or comparison, so that the baseline's diff shows only what
+    changed in the answers."""
+    slim = {k: v for k, v in report.items() if k != "comparison"}
+    slim["metrics"] = {k: v for k, v in report["metrics"].items() if "latency" not in k}
+    slim["items"] = [{k: v for k, v in i.items() if k != "latency_ms"} for i in report["items"]]
+    for group in ("by_kind", "by_tag"):
+        slim[group] = {
+            name: {k: v for k, v in m.items() if "latency" not in k}
+            for name, m in report[group].items()
+        }
+    return slim
+
+
+def write_baseline(report: dict[str, Any], path: Path) -> None:
+    write_report(baseline_of(report), path)
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """One line: every metric as name=value."""
+    return " ".join(f"{k}={v}" for k, v in metrics.items())

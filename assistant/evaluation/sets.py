@@ -23,6 +23,8 @@ QUESTION_KINDS = (
     "nonsense",
 )
 REQUIRED = {"id": str, "question": str, "expected_codes": list}
+# The sets generated from the codebook (`hcpcs eval make-drug-set`, `make-validity-set`).
+GENERATED_SETS = ("drug", "validity")
 
 
 def read_set(path: Path) -> list[dict[str, Any]]:
@@ -169,3 +171,33 @@ def validity_questions(records, count: int = 20) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def make_set(settings, kind: str, out: Path, count: int = 20) -> int:
+    """Generate a question set from the current index's newest release and write it to ``out``
+    (JSONL); returns how many questions were written.
+
+    ``drug``: the Table of Drugs (see ``drug_questions``); ``validity``: ``count`` terminated
+    codes, two date-of-service questions each (see ``validity_questions``).
+    """
+    from assistant import store
+    from assistant.codebook import Codebook
+
+    if kind not in GENERATED_SETS:
+        raise UsageError(f"generated sets are {', '.join(GENERATED_SETS)}, not {kind!r}")
+    directory, manifest = store.check_current(settings)
+    book = Codebook(directory / "records.sqlite")
+    try:
+        newest = manifest["newest_release"]
+        records = [r for r in book.all_codes() if r.release == newest]
+        if kind == "drug":
+            active = {r.code for r in records if r.kind == "code" and not r.terminated}
+            questions = drug_questions(book.drugs(), active)
+        else:
+            questions = validity_questions(records, count)
+    finally:
+        book.close()
+    out.write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
+    )
+    return len(questions)
