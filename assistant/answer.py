@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from assistant import logs
-from assistant.records import Answer, Citation, CodeRecord, Notice, Passage
+from assistant.compare import choose, compare, undecided
+from assistant.records import Answer, Citation, CodeRecord, Difference, Notice, Passage
 from assistant.retrieval import Filters, Result, Retriever
 
 # The project's own wording of every notice and remark: the one place it is written. Shells
@@ -57,10 +58,14 @@ WORDING = {
         "the guidance cited below is what the answer rests on."
     ),
     "follow-up": "(Read as a follow-up to the previous question.)",
+    "clarified": "(Read as the answer to the clarifying question: {phrases}.)",
+    "clarify": "{options}: which applies?",
+    "successor": " Current code that replaced it: {codes}.",
     "too-long": (
         "Your question was {length:,} characters long; it was answered on its first {cap:,}."
     ),
 }
+CLARIFY_REPLY_WORDS = 6  # a reply this short to a clarifying question answers it
 MAX_QUESTION_CHARS = 2000  # longer questions are answered on their first 2,000 characters
 
 # Guidance statements each notice rests on, found by their words in the loaded corpus.
@@ -102,6 +107,7 @@ class Turn:
     question: str
     codes: tuple[str, ...]
     context: str  # what a follow-up question inherits: the question and the best descriptor
+    differences: tuple[Difference, ...] = ()  # what the answer asked the coder to choose from
 
 
 @dataclass(frozen=True)
@@ -157,17 +163,36 @@ def ask(
     text, remarks = clean_question(question)
     if not text:
         raise UsageError("the question is empty")
-    context = conversation.last.context if is_follow_up(text, conversation) else ""
-    result = retriever.search(text, options.filters, k=max(options.top, 5), context=context)
-    answer = compose(retriever, text, result, options, remarks, follow_up=bool(context))
+    searched, context = text, ""
+    chosen = _reply_to_clarify(text, conversation)
+    if chosen is not None:
+        # The coder answered the clarifying question: ask the previous question again, with
+        # the parts that set the chosen code apart stated.
+        last = conversation.last
+        assert last is not None
+        searched = f"{last.question}, {', '.join(chosen.phrases)}"
+        remarks.append(WORDING["clarified"].format(phrases=", ".join(chosen.phrases)))
+    elif is_follow_up(text, conversation):
+        context = conversation.last.context
+    result = retriever.search(searched, options.filters, k=max(options.top, 5), context=context)
+    answer = compose(retriever, searched, result, options, remarks, follow_up=bool(context))
     logs.answered(
         retriever.settings, text, answer, time.perf_counter() - started, follow_up=bool(context)
     )
     best = answer.codes[0] if answer.codes else None
     turn_context = f"{best.long_description}" if best else ""
+    asked = answer.differences if answer.clarify else ()
     return answer, conversation.with_turn(
-        Turn(text, tuple(c.code for c in answer.codes), turn_context)
+        Turn(searched, tuple(c.code for c in answer.codes), turn_context, asked)
     )
+
+
+def _reply_to_clarify(text: str, conversation: Conversation) -> Difference | None:
+    """The candidate a short reply picks when the previous answer asked the coder to choose."""
+    last = conversation.last
+    if last is None or not last.differences or len(text.split()) > CLARIFY_REPLY_WORDS:
+        return None
+    return choose(text, last.differences)
 
 
 def compose(
@@ -198,7 +223,7 @@ def compose(
         notices.append(Notice("no-evidence", WORDING["no-evidence"]))
     else:
         citations.extend(_descriptor_citation(record) for record in shown)
-        notices.extend(_validity_notices(shown, filters.date_of_service))
+        notices.extend(_validity_notices(shown, filters.date_of_service, retriever.successor_of))
         nocs = tuple(r.code for r in shown if r.noc)
         if nocs:
             notices.append(Notice("noc", WORDING["noc"].format(codes=", ".join(nocs)), nocs))
@@ -216,10 +241,18 @@ def compose(
         # Answered from the guidance: the passage that best matches the question.
         citations.extend(_passage_citation(hit.record, "policy") for hit in result.passages[:1])
 
+    differences = compare(shown)
+    clarify = None
+    if shown and undecided(differences, result.matches, shown[0]):
+        clarify = WORDING["clarify"].format(
+            options="; ".join(f"{d.code} is {', '.join(d.phrases)}" for d in differences)
+        )
     answer = Answer(
         question=question,
         release=result.release,
         codes=tuple(shown),
+        differences=differences,
+        clarify=clarify,
         citations=tuple(dict.fromkeys(citations)),
         notices=tuple(notices),
         remarks=tuple(remarks),
@@ -265,16 +298,20 @@ def _descriptor_citation(record: CodeRecord) -> Citation:
     )
 
 
-def _validity_notices(records: list[CodeRecord], day: date | None) -> list[Notice]:
-    """A terminated code (or one not valid on the date of service) and a code not yet added
-    on the date of service, each its own notice."""
+def _validity_notices(records: list[CodeRecord], day: date | None, successor_of) -> list[Notice]:
+    """A terminated code (or one not valid on the date of service), naming the current code
+    that replaced it when the release tells, and a code not yet added on the date of service,
+    each its own notice."""
     out = []
     for r in records:
         if r.termination_date is not None:
             text = WORDING["terminated"].format(code=r.code, date=r.termination_date.isoformat())
+            successors = tuple(successor_of(r.code)) if r.kind == "code" else ()
+            if successors:
+                text += WORDING["successor"].format(codes=", ".join(successors))
             if day is not None and not r.active_on(day):
                 text += " " + WORDING["not-valid-on"].format(day=day.isoformat())
-            out.append(Notice("terminated", text, (r.code,)))
+            out.append(Notice("terminated", text, (r.code, *successors)))
         elif day is not None and not r.active_on(day):
             added = r.add_date.isoformat() if r.add_date else "a later date"
             text = WORDING["not-yet-valid"].format(code=r.code, date=added, day=day.isoformat())

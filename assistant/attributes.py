@@ -414,7 +414,7 @@ def polarity(text: str, descriptor: bool) -> tuple[frozenset[str], frozenset[str
             words = [
                 t[3:]
                 for t in tokenize("without " + (m.group(1) or m.group(2)))
-                if t.startswith("no_")
+                if t.startswith("no_") and "/" not in t and "-" not in t[3:]
             ]
             negative |= set(words[:1] if m.group(1) else words[:3])
         positive = {

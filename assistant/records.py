@@ -257,6 +257,16 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """The parts of one candidate's descriptor (quoted) that the code it is compared with
+    lacks: what sets it apart."""
+
+    code: str
+    phrases: tuple[str, ...]
+    against: str  # the code it is compared with (the best match; for the best, its runner-up)
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer as data. Shells (CLI, JSON, chat, exports, eval checks) render these fields;
     ``text`` is the plain-text rendering the composer made of them, for reading only."""
@@ -269,6 +279,8 @@ class Answer:
     remarks: tuple[str, ...] = ()  # about the question: cut to length, read as a follow-up
     follow_up: bool = False
     date_of_service: date | None = None
+    differences: tuple[Difference, ...] = ()  # the best match and its siblings compared
+    clarify: str | None = None  # the question to ask when the coder's question did not say
     text: str = ""
 
     @property

@@ -50,7 +50,15 @@ def answer_text(answer: Answer) -> str:
         if len(answer.codes) > 1:
             lines.append("Other candidates:")
             lines.extend(f"  - {code_line(r)}" for r in answer.codes[1:])
+        if answer.differences:
+            lines.append("How they differ (from their descriptors):")
+            lines.extend(
+                f"  - {d.code}: {'; '.join(d.phrases)} (not in {d.against})"
+                for d in answer.differences
+            )
     lines.extend(notice.text for notice in answer.notices)
+    if answer.clarify:
+        lines.append(answer.clarify)
     return "\n".join(lines)
 
 
@@ -102,6 +110,11 @@ def answer_json(answer: Answer, item_id: str | None = None) -> dict[str, Any]:
             ],
             "remarks": list(answer.remarks),
             "follow_up": answer.follow_up,
+            "differences": [
+                {"code": d.code, "phrases": list(d.phrases), "against": d.against}
+                for d in answer.differences
+            ],
+            "clarify": answer.clarify,
         }
     )
     return out

@@ -47,8 +47,8 @@ _WANTS_REPORTING = re.compile(
 # or done, and is not separately priced: it reports a measure, it is not an item or service.
 _REPORTING_WORDING = re.compile(
     r"\b(?:documentation|documented|measurement (?:period|year)|performance period|mips|"
-    r"reason\(s\)|patients?|clinician|not (?:performed|achieved|documented|eligible|"
-    r"prescribed|received|given)|did not|was not|were not|status|score|assessed|screened|"
+    r"reason\(s\)|patients?|clinician|performed|achieved|documented|eligible|prescribed|"
+    r"received|given|ordered|did not|was not|were not|status|score|assessed|screened|"
     r"results?)\b",
     re.IGNORECASE,
 )

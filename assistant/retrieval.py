@@ -47,6 +47,11 @@ _MODIFIER_PATTERNS = [
 _MODIFIER_WORD = re.compile(r"\bmodifiers?\b", re.IGNORECASE)
 # Not part of a compound name: the "MS" of "MS-DRG" is no modifier.
 _BARE_CAPS = re.compile(r"(?<![A-Za-z0-9-])([A-Z][A-Z0-9]|[0-9][A-Z])(?![A-Za-z0-9]|-[A-Za-z])")
+# The words of a question that only asks what a code is ("what does GA mean?").
+_LOOKUP_WORDS = frozenset(
+    "what whats what's does do is it mean means meaning stand stands for the a an code hcpcs "
+    "definition define descriptor description explain s".split()
+)
 # Two-character words that are also ordinary English: only taken as a modifier when spelled
 # in capitals next to a hyphen or the word "modifier".
 _COMMON_WORDS = frozenset(
@@ -250,13 +255,18 @@ class Retriever:
                 if raw.lower() in _COMMON_WORDS and not raw.isupper():
                     continue
                 found.append(Mention(code, "modifier"))
-        # A bare modifier in capitals ("what does GA mean?"): only in a short question or one
-        # that speaks of modifiers, and never a capitalised shorthand such as IV or PT.
-        if len(question.split()) <= 5 or re.search(r"\bmodifiers?\b", question, re.I):
-            for m in _BARE_CAPS.finditer(question):
-                code = m.group(1)
-                if code in self.known_modifiers and code.lower() not in ABBREVIATIONS:
-                    found.append(Mention(code, "modifier"))
+        # A bare modifier in capitals: in a question that speaks of modifiers, or one that is
+        # only about it ("what does GA mean?", "GA?"): many modifiers are also everyday
+        # capitals (AI, AM, CA, ER, MD, US) a question may use for something else. Never a
+        # capitalised shorthand such as IV or PT.
+        speaks = bool(re.search(r"\bmodifiers?\b", question, re.I))
+        for m in _BARE_CAPS.finditer(question):
+            code = m.group(1)
+            if code not in self.known_modifiers or code.lower() in ABBREVIATIONS:
+                continue
+            rest = (question[: m.start()] + " " + question[m.end() :]).casefold()
+            if speaks or set(re.findall(r"[a-z0-9]+", rest)) <= _LOOKUP_WORDS:
+                found.append(Mention(code, "modifier"))
         return list(dict.fromkeys(found))
 
     def search(

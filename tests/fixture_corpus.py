@@ -164,6 +164,37 @@ RECORDS = [
         "record to hold its words, continued on a second record line",
         "Long test",
     ),
+    # Siblings that differ in one part (the answer compares them and may ask which).
+    *record(
+        "E0260",
+        "Hospital bed, semi-electric (head and foot adjustment), with any type side rails, "
+        "with mattress",
+        "Hosp bed semi-electr w/ matt",
+        coverage="D",
+    ),
+    *record(
+        "E0261",
+        "Hospital bed, semi-electric (head and foot adjustment), with any type side rails, "
+        "without mattress",
+        "Hosp bed semi-electr w/o mat",
+        coverage="D",
+    ),
+    # A dose-restructured drug: the "40 mg" code replaced the day after by a "1 mg" code.
+    *record(
+        "J1030",
+        "Injection, methylprednisolone acetate, 40 mg",
+        "Methylprednisolone 40 mg inj",
+        coverage="C",
+        term="20980331",
+        action="D",
+    ),
+    *record(
+        "J1010",
+        "Injection, methylprednisolone acetate, 1 mg",
+        "Inj, methylpred acetate 1 mg",
+        coverage="C",
+        add="20980401",
+    ),
     *record(
         "KX",
         "Requirements specified in the medical policy have been met",

@@ -61,7 +61,7 @@ def test_index_status_json_shape(built: dict[str, str]):
     assert status["current"] is True
     assert status["model"]["name"] == "hash-embedder"
     assert (
-        status["releases"][-1] | {"release": "2099-01", "codes": 6, "modifiers": 1}
+        status["releases"][-1] | {"release": "2099-01", "codes": 10, "modifiers": 1}
         == status["releases"][-1]
     )
     for key in ("build_seconds", "drug_entries", "crosswalk_entries", "passages"):
@@ -169,7 +169,7 @@ def test_index_status_text(built: dict[str, str]):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("index ") and lines[0].endswith("(current)")
     assert "model hash-embedder" in lines[2]
-    assert any(ln.startswith("  release 2099-01 (effective 2099-01-01): 6 codes") for ln in lines)
+    assert any(ln.startswith("  release 2099-01 (effective 2099-01-01): 10 codes") for ln in lines)
     assert result.stderr == ""  # no corpus problems to warn about
 
 
@@ -180,7 +180,12 @@ def test_make_validity_set_from_the_newest_release(built: dict[str, str], tmp_pa
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert result.stdout == f"{len(items)} questions written to {out}\n"
     # A4397, terminated 2021-12-31, is the fixture's one terminated code.
-    assert [i["id"] for i in items] == ["validity-A4397-after", "validity-A4397-before"]
+    assert [i["id"] for i in items] == [
+        "validity-A4397-after",
+        "validity-A4397-before",
+        "validity-J1030-after",
+        "validity-J1030-before",
+    ]
     assert items[0]["date"] == "2022-01-31"
     drugs = tmp_path / "drugs.jsonl"
     result = run(built, "eval", "make-drug-set", str(drugs))

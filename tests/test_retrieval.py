@@ -56,7 +56,7 @@ def test_shorthand_meets_descriptor(retriever: Retriever):
 
 def test_filters(retriever: Retriever):
     assert "A4397" not in codes(retriever.search("irrigation sleeve", Filters(status="active")))
-    assert codes(retriever.search("irrigation sleeve", Filters(status="terminated"))) == ["A4397"]
+    assert codes(retriever.search("irrigation sleeve", Filters(status="terminated")))[0] == "A4397"
     assert set(codes(retriever.search("humidifier device", Filters(sections=("A",))))) <= {"A4397"}
     modifiers = retriever.search("requirements met", Filters(kinds=("modifier",)))
     assert [h.record.kind for h in modifiers.hits] == ["modifier"]

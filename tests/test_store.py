@@ -40,8 +40,8 @@ def test_missing_index_names_the_command(settings: Settings):
 def test_build_writes_manifest_and_records(settings: Settings):
     manifest = _build(settings)
     assert [(r["release"], r["codes"], r["modifiers"]) for r in manifest["releases"]] == [
-        ("2098-01", 5, 1),
-        ("2099-01", 6, 1),
+        ("2098-01", 9, 1),
+        ("2099-01", 10, 1),
     ]
     assert manifest["model"]["name"] == "hash-embedder"
     assert manifest["passages"] >= 2

@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant import __version__
 from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at
-from assistant.records import RECORD_KINDS, Answer
+from assistant.records import MODIFIER_PATTERN, RECORD_KINDS, Answer
 
 # Quality metrics a run is judged by against its baseline (latency is reported, not judged:
 # it depends on the machine's load).
@@ -31,6 +31,9 @@ JUDGED = (
     "coverage_statement_rate",
     "no_code_accuracy",
 )
+# Counts that must not grow (a regression when they do): answers with a replaced code first,
+# and answers with a modifier first that asked for none.
+FIRST_CODE_COUNTS = ("terminated_first", "modifier_first")
 
 
 def _matches(pattern: str, text: str) -> bool:
@@ -113,6 +116,9 @@ def metrics(items: list[dict[str, Any]]) -> dict[str, Any]:
         out["no_code_accuracy"] = round(
             sum(i["checks"]["no_codes"] for i in no_codes) / len(no_codes), 4
         )
+    for flag in FIRST_CODE_COUNTS:
+        if any(flag in i for i in items):
+            out[flag] = sum(1 for i in items if i.get(flag))
     cited = [i["citations"] for i in items if "citations" in i]
     if cited:
         out["citations_per_answer"] = round(sum(cited) / len(cited), 3)
@@ -143,6 +149,7 @@ def run_sets(
 
     total = sum(len(q) for _path, q in loaded)
     validator = CitationValidator(retriever)
+    first_code = FirstCode(retriever)
     items = []
     done = 0
     for path, questions in loaded:
@@ -152,6 +159,7 @@ def run_sets(
             answer, _ = ask(retriever, q["question"], options=options)
             latency = (time.perf_counter() - started) * 1000
             result = check_item(q, answer, validator)
+            result.update(first_code.flags(q, answer))
             result["set"] = path.name
             result["latency_ms"] = round(latency, 2)
             items.append(result)
@@ -173,6 +181,49 @@ def run_sets(
             "sets": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p, _q in loaded},
         },
     }
+
+
+class FirstCode:
+    """What kind of code an answer puts first, for the two counts that must stay 0:
+
+    - terminated first: an undated question whose first code is terminated although an
+      active code replaced it (a successor) or says the same thing (the same descriptor),
+      unless the question named the terminated code;
+    - modifier first: a modifier first for a question that asks for no modifier (in words,
+      or by expecting one), and names none.
+    """
+
+    def __init__(self, retriever) -> None:
+        from assistant.rerank import wants_modifier
+
+        self.retriever = retriever
+        self.wants_modifier = wants_modifier
+        newest = retriever.releases[-1].id
+        self.active_texts = {
+            r.long_description.casefold()
+            for r in retriever.book.all_codes()
+            if r.release == newest and r.kind == "code" and not r.terminated
+        }
+
+    def flags(self, item: dict[str, Any], answer: Answer) -> dict[str, bool]:
+        first = answer.codes[0] if answer.codes else None
+        if first is None:
+            return {"terminated_first": False, "modifier_first": False}
+        named = {m.code for m in self.retriever.mentions(item["question"])}
+        replaced = bool(self.retriever.successor_of(first.code)) or (
+            first.long_description.casefold() in self.active_texts
+        )
+        return {
+            "terminated_first": first.terminated
+            and not item.get("date")
+            and first.code not in named
+            and replaced,
+            "modifier_first": first.kind == "modifier"
+            and first.code not in named
+            and not self.wants_modifier(item["question"])
+            # a question whose right answer is a modifier asks for one, in words or not
+            and not any(MODIFIER_PATTERN.match(c) for c in item["expected_codes"]),
+        }
 
 
 class CitationValidator:
@@ -207,6 +258,13 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], tolerance: float) 
         deltas[key] = {"baseline": old, "now": new, "delta": round(new - old, 4)}
         if new < old - tolerance:
             dropped.append(key)
+    for key in FIRST_CODE_COUNTS:
+        new, old = report["metrics"].get(key), baseline["metrics"].get(key)
+        if new is None or old is None:
+            continue
+        deltas[key] = {"baseline": old, "now": new, "delta": new - old}
+        if new > old:
+            dropped.append(key)
     before = {i["id"]: i for i in baseline.get("items", [])}
     flipped = [
         {
@@ -237,7 +295,9 @@ def compare(report: dict[str, Any], baseline: dict[str, Any], tolerance: float) 
 def format_comparison(comparison: dict[str, Any]) -> str:
     lines = [f"{'metric':<24} {'baseline':>9} {'now':>9} {'delta':>8}"]
     for key, d in comparison["deltas"].items():
-        mark = "  DROPPED" if key in comparison["dropped_metrics"] else ""
+        mark = ""
+        if key in comparison["dropped_metrics"]:
+            mark = "  GREW" if key in FIRST_CODE_COUNTS else "  DROPPED"
         lines.append(f"{key:<24} {d['baseline']:>9.4f} {d['now']:>9.4f} {d['delta']:>+8.4f}{mark}")
     lines.append(f"{len(comparison['fixed'])} items now pass that failed in the baseline")
     lines.append(f"{len(comparison['flipped_to_fail'])} items passed in the baseline and now fail")

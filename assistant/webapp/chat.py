@@ -101,6 +101,18 @@ def render_answer(answer: Answer) -> None:
         st.caption(text(remark))
     for n, record in enumerate(answer.codes):
         render_code(record, best=n == 0)
+    if answer.differences:
+        st.caption("How they differ, from their descriptors:")
+        st.table(
+            [
+                {
+                    "code": d.code,
+                    "what sets it apart": "; ".join(d.phrases),
+                    "compared with": d.against,
+                }
+                for d in answer.differences
+            ]
+        )
     for notice in answer.notices:
         getattr(st, NOTICE_STYLE.get(notice.id, "info"))(text(notice.text))
     cited = [c for c in answer.citations if c.kind != "descriptor"]
@@ -109,6 +121,9 @@ def render_answer(answer: Answer) -> None:
             for c in cited:
                 st.markdown(f"**{text(c.source)}**, {text(c.locator)}")
                 st.markdown(f"> {text(c.text)}")
+    if answer.clarify:
+        # The closing line: the coder's reply ("without") is read as its answer.
+        st.markdown(f"**{text(answer.clarify)}**")
 
 
 def render_turns(chat: ChatState, load: Loader) -> None:

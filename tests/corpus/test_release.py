@@ -27,7 +27,18 @@ def _parse(lines: list[str], header: str = ""):
 
 def test_records_continuations_and_modifiers():
     codes, modifiers, header = _parse(RECORDS)
-    assert sorted(codes) == ["A4397", "E0194", "E0562", "E0601", "E1399", "G0999"]
+    assert sorted(codes) == [
+        "A4397",
+        "E0194",
+        "E0260",
+        "E0261",
+        "E0562",
+        "E0601",
+        "E1399",
+        "G0999",
+        "J1010",
+        "J1030",
+    ]
     assert list(modifiers) == ["KX"]
     assert header == ""
     assert codes["G0999"].long_description == (
@@ -72,7 +83,7 @@ def test_processing_note_resolves_to_text():
 def test_disclaimer_header_is_skipped_and_kept():
     header = "Note regarding coverage\r\n\r\nThis is neither an indicator of coverage.\r\n\r\n"
     codes, _m, text = _parse(RECORDS, header=header)
-    assert len(codes) == 6
+    assert len(codes) == 10
     assert "neither an indicator of coverage" in text
 
 
