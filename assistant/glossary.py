@@ -17,9 +17,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.attributes import root
 from assistant.errors import CorpusError
+from assistant.text import plain_words
 
 BASES = ("abbreviation", "lay-name", "trade-term", "billing-term")
+LOOSE_GAP = 3  # other words a term's words may have between them in a question
+NEGATIONS = frozenset({"no", "not", "without", "never", "nothing", "didn", "don", "isn", "wasn"})
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,42 @@ class Glossary:
         # Word edges that also hold next to punctuation inside terms ("3-in-1", "i&o cath").
         self._folded_re = re.compile(rf"(?<![\w-])(?:{folded})(?![\w-])", re.IGNORECASE)
         self._exact_re = re.compile(rf"(?<![\w-])(?:{exact})(?![\w-])") if exact else None
+        self._multiword = []
+        for term, entry in by_length:
+            term_words = tuple(dict.fromkeys(root(w) for w in plain_words(term)))
+            if not entry.case and len(term_words) > 1:
+                self._multiword.append((term_words, term, entry))
 
     def uses(self, question: str) -> list[Use]:
+        """The glossary terms in ``question``: written as the glossary writes them, or, for a
+        term of several words, its words close together in any form ("nothing was wasted"
+        for "nothing wasted", "never covers by statute" for "never covered")."""
+        exact = self._phrases(question)
+        loose = [u for u in self._loose(question) if u.means not in {e.means for e in exact}]
+        # A term inside a longer one found loosely gives way ("wasted" in "nothing wasted").
+        inside = [
+            e
+            for e in exact
+            if any(set(plain_words(e.term)) < set(plain_words(u.term)) for u in loose)
+        ]
+        return [e for e in exact if e not in inside] + loose
+
+    def _loose(self, question: str) -> list[Use]:
+        words = [root(w) for w in plain_words(question)]
+        out: dict[str, Use] = {}
+        for term_words, term, entry in self._multiword:
+            if entry.means in out or not set(term_words) <= set(words):
+                continue
+            places = [i for i, w in enumerate(words) if w in term_words]
+            start, end = min(places), max(places)
+            # every word of the term within a span a few words longer than the term, and no
+            # negation the term lacks just before or inside it ("no ABN signed" is not signed)
+            negated = set(words[max(0, start - 1) : end + 1]) & NEGATIONS - set(term_words)
+            if end - start < len(term_words) + LOOSE_GAP and not negated:
+                out[entry.means] = Use(term, entry.means, entry.basis, entry.source)
+        return list(out.values())
+
+    def _phrases(self, question: str) -> list[Use]:
         spans: list[tuple[int, int, str, Entry]] = []
         for m in self._folded_re.finditer(question):
             spans.append((m.start(), m.end(), m.group(0), self._folded[m.group(0).casefold()]))

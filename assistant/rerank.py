@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
-from assistant.attributes import Attributes, Match, compare
+from assistant.attributes import Attributes, Match, compare, root
 from assistant.records import CodeRecord, Hit
+from assistant.text import plain_words
 
 RERANK_DEPTH = 30  # first-stage candidates the second stage looks at
 # Score changes, on the first stage's 0..1 fused scale. One parameter per kind of evidence.
@@ -28,6 +29,7 @@ SATISFIED = {"quantity": 0.20, "category": 0.15, "polar": 0.10}
 CONTRADICTED = {"quantity": 0.30, "category": 0.25, "polar": 0.25}
 VARIANT = 0.05  # per variant value (heavy duty, pediatric...) the question does not state
 COVERAGE = 0.15  # times the share of the candidate's words the question accounts for
+HEAD_MISS = 0.1  # a candidate whose item is not what the question names (its head noun)
 UNASKED_MODIFIER = 0.5  # a modifier for a question that asks for none
 UNASKED_REPORTING = 0.6  # a quality-reporting code for a question about an item or service
 SUCCESSOR_MARGIN = 0.01  # a replaced code ranks this far below its current successor
@@ -72,6 +74,45 @@ def is_reporting_code(record: CodeRecord) -> bool:
     )
 
 
+# Where the item a text names ends: "Pump for alternating pressure pad", "Tubing used with a
+# PAP device", "alternating pressure pad w/ pump", "hose for a CPAP".
+_ITEM_END = re.compile(
+    r",|;|\(|\s[-–—]\s|\?|:|\bfor\b|\bused with\b|\bw/|\bwith\b|\bthat\b|\bwhich\b|"
+    r"\bto\b|\bin\b|\bon\b|\bof\b|\bper\b",
+    re.IGNORECASE,
+)
+# Words that end a question's item phrase without naming the item.
+_NOT_A_HEAD = frozenset(
+    "pt patient code codes hcpcs bill billing billed please ea each unit units kit only one "
+    "new used type kind thing item charge device".split()
+)
+
+
+def item_words(text: str) -> frozenset[str]:
+    """The words of the item a descriptor names first ("Pump for alternating pressure pad,
+    for replacement only" -> pump); empty when it starts with what it is for."""
+    part = _ITEM_END.split(text, maxsplit=1)[0]
+    return frozenset(root(w) for w in plain_words(part) if not w.isdigit())
+
+
+def question_heads(question: str, uses) -> frozenset[str]:
+    """The word that names the item a question asks about (the last word of its first
+    phrase, "CPAP hose" -> hose), with the last word of the glossary wording for a term in
+    that phrase ("sleep apnea machine" -> device, "CPAP hose" -> tubing)."""
+    part = _ITEM_END.split(question, maxsplit=1)[0]
+    words = [w for w in plain_words(part) if w.isalpha() and w not in _NOT_A_HEAD]
+    if not words:
+        return frozenset()
+    heads = {root(words[-1])}
+    for use in uses:
+        if use.term.casefold() in part.casefold():
+            means = _ITEM_END.split(use.means, maxsplit=1)[0]
+            last = [w for w in plain_words(means) if w.isalpha()]
+            if last:
+                heads.add(root(last[-1]))
+    return frozenset(heads)
+
+
 @dataclass(frozen=True)
 class Context:
     """What the second stage knows about the question."""
@@ -82,6 +123,8 @@ class Context:
     asks_reporting: bool
     mentioned: frozenset[tuple[str, str]]  # (kind, code) named in the question
     date_of_service: date | None
+    heads: frozenset[str] = frozenset()  # the question's item word(s), see question_heads
+    known: frozenset[str] | dict = frozenset()  # words the index knows (a head it lacks: none)
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,16 @@ def intent_weight(record: CodeRecord, context: Context) -> float:
     return 1.0
 
 
+def head_missed(record: CodeRecord, context: Context) -> bool:
+    """The question names its item (a word the index knows) and the candidate's own item is
+    something else: an accessory for it, or another item."""
+    heads = {h for h in context.heads if h in context.known}
+    if not heads or record.kind != "code":
+        return False
+    item = item_words(record.long_description)
+    return bool(item) and not (heads & item)
+
+
 def rescore(hits: list[Hit], context: Context, attributes_of) -> list[Scored]:
     """Each hit with its second-stage score and its attribute match (``attributes_of``:
     record -> the descriptor's stored Attributes)."""
@@ -123,6 +176,8 @@ def rescore(hits: list[Hit], context: Context, attributes_of) -> list[Scored]:
         record = hit.record
         match = compare(context.attributes, attributes_of(record), context.features)
         score = hit.score * intent_weight(record, context) + attribute_delta(match)
+        if head_missed(record, context):
+            score -= HEAD_MISS
         if (record.kind, record.code) in context.mentioned:
             score = max(score, hit.score)  # a code named in the question always keeps its place
         out.append(Scored(replace(hit, score=score), match))

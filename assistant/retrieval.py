@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import rerank
-from assistant.attributes import Attributes, Match
+from assistant.attributes import Attributes, Match, root
 from assistant.attributes import parse as parse_attributes
 from assistant.codebook import Codebook, ReleaseInfo
 from assistant.config import Settings
@@ -204,6 +204,7 @@ class Retriever:
             self.features = self.book.negated_features()
             self.glossary = Glossary(self.book.glossary())
             self.common_words = common_words()
+            self.known_roots = frozenset(root(t) for t in self.lexical.idf if t.isalpha())
             self.vocabulary: dict[str, list[str]] = {}
             for term in sorted(self.lexical.idf):
                 if not term.startswith("no_") and term[:1].isalpha():
@@ -396,6 +397,8 @@ class Retriever:
             asks_reporting=rerank.wants_reporting(question),
             mentioned=frozenset(mentioned),
             date_of_service=filters.date_of_service,
+            heads=rerank.question_heads(question, uses),
+            known=self.known_roots,
         )
         self._cache_attributes(h.record.long_description for h in head)
         scored = rerank.rescore(head, context, self._attributes_of)

@@ -214,6 +214,12 @@ def _tokens(text: str, drop_stopwords: bool = True) -> list[tuple[str, float]]:
     return out
 
 
+def plain_words(text: str) -> list[str]:
+    """The words as written, lower-cased and light-stemmed: no shorthand spelled out, no
+    stopwords dropped, no negation marks (for matching a phrase's own words)."""
+    return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.casefold())]
+
+
 _FOR = re.compile(r"\bfor\b", re.IGNORECASE)
 
 

@@ -286,3 +286,27 @@ def test_no_evidence_answers_name_no_code(retriever):
         assert answer.codes == (), question
     answer, _ = ask(retriever, "ICD-10 for type 2 diabetes")
     assert any("ICD-10" in remark for remark in answer.remarks)
+
+
+def test_a_term_of_several_words_is_found_in_other_forms_and_not_under_a_negation():
+    entries, _ = load(PROJECT_ROOT / "corpus" / "glossary.toml")
+    glossary = Glossary(entries)
+    terms = [u.term for u in glossary.uses("modifier when nothing was wasted from the vial")]
+    assert terms == ["nothing wasted"]  # and not "wasted" (JW) inside it
+    assert [u.term for u in glossary.uses("no ABN signed, expect a denial")] == ["no ABN"]
+
+
+@pytest.mark.parametrize(
+    ("question", "heads"),
+    [
+        ("plain CPAP hose, not the heated kind", {"hose", "tub"}),
+        ("alternating pressure pad w/ pump", {"pad"}),
+        ("home suction machine for oral/airway secretions", {"machine", "pump"}),
+    ],
+)
+def test_the_item_a_question_names(question, heads):
+    from assistant.rerank import question_heads
+
+    entries, _ = load(PROJECT_ROOT / "corpus" / "glossary.toml")
+    uses = Glossary(entries).uses(question)
+    assert question_heads(question, uses) == heads
