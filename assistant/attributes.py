@@ -298,7 +298,19 @@ _CATEGORIES: dict[str, list[tuple[str, str]]] = {  # patterns over case-folded t
     ],
     "count": [
         ("pair", r"\bpairs?\b|\bboth (?:feet|ears|eyes|legs|arms|sides|hands)\b|\bbinaural\b"),
-        ("single", r"\bmonaural\b|\bone (?:foot|ear|eye|leg|arm|side|hand)\b|\bsingle ear\b"),
+        (
+            "single",
+            r"\bmonaural\b|\bone (?:foot|ear|eye|leg|arm|side|hand)\b|\bsingle ear\b|"
+            r"\beach\b|\bea\b",
+        ),
+    ],
+    "patients": [
+        (
+            "more than one",
+            r"more than one patient|multiple patients|several (?:patients|pts)|"
+            r"two or more patients|(?:2|3|4|5)\+? (?:patients|pts)",
+        ),
+        ("one", r"\bone patient\b|\bsingle (?:patient|pt)\b|\bone pt\b"),
     ],
     "duty": [
         ("extra-heavy-duty", r"extra[- ]heavy[- ]duty"),
@@ -351,7 +363,8 @@ _IMPLIES = {
 _CATEGORY_TRIGGERS = re.compile(
     r"shelf|ots|custom|fit|trimmed|fab|made|mold|dispos|reusable|re-usable|multiple|single|"
     r"throw|ped|child|infant|toddler|adult|rent|purchas|buy|bought|power|manual|electric|"
-    r"hand|motori|pair|both|binaural|monaural|one |heavy|bariatric|portable|stationary|replac"
+    r"hand|motori|pair|both|binaural|monaural|one |heavy|bariatric|portable|stationary|replac|"
+    r"each|ea\b|patient|pts|single"
 )
 
 
