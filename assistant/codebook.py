@@ -193,6 +193,15 @@ class Codebook:
         )
         return [serialize.loads(CodeRecord, r[0]) for r in rows]
 
+    def latest(self, code: str, kind: str, release: str) -> CodeRecord | None:
+        """The record of a code in ``release``, else in the latest release before it."""
+        rows = self._rows(
+            "SELECT data FROM codes WHERE code=? AND kind=? AND release<=? "
+            "ORDER BY release DESC LIMIT 1",
+            (code, kind, release),
+        )
+        return serialize.loads(CodeRecord, rows[0][0]) if rows else None
+
     def lookup(self, text: str, release: str | None = None) -> list[CodeRecord]:
         """Records of a typed code in every release (or one); errors for malformed or unknown."""
         code, kind = normalize_code(text)

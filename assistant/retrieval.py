@@ -195,7 +195,7 @@ class Retriever:
             }
             # Which codes exist is read now; their records on first use (most never are).
             self.code_keys: frozenset[tuple[str, str]] = self.book.code_keys()
-            self._histories: dict[tuple[str, str], list[CodeRecord]] = {}
+            self._records: dict[tuple[str, str, str], CodeRecord | None] = {}
             self.drugs = {d.id: d for d in self.book.drugs()}
             self.crosswalk = {c.id: c for c in self.book.crosswalk()}
             self.passage_by_id = {p.id: p for p in self.book.passages()}
@@ -553,14 +553,14 @@ class Retriever:
     def _record_in(self, kind: str, code: str, release: str) -> CodeRecord | None:
         """The code's record in ``release``, else its latest record before it (a code CMS
         dropped from later files); None for a code that did not exist yet."""
-        key = (kind, code)
-        history = self._histories.get(key)
-        if history is None:
-            if key not in self.code_keys:
-                return None
-            history = self._histories[key] = self.book.history(code, kind)
-        before = [r for r in history if r.release <= release]
-        return before[-1] if before else None
+        key = (kind, code, release)
+        if key in self._records:
+            return self._records[key]
+        if (kind, code) not in self.code_keys:
+            return None
+        # One record decoded, not the code's whole history: most candidates are never shown.
+        record = self._records[key] = self.book.latest(code, kind, release)
+        return record
 
     def _passes(self, record: CodeRecord, filters: Filters) -> bool:
         if filters.kinds and record.kind not in filters.kinds:
