@@ -243,7 +243,8 @@ def compose(
 
     differences = compare(shown)
     clarify = None
-    if shown and undecided(differences, result.matches, shown[0]):
+    scores = {h.record.code: h.score for h in result.hits}
+    if shown and undecided(differences, result.matches, shown[0], question, scores):
         clarify = WORDING["clarify"].format(
             options="; ".join(f"{d.code} is {', '.join(d.phrases)}" for d in differences)
         )

@@ -15,7 +15,8 @@ import re
 from assistant.records import CodeRecord, Difference
 from assistant.text import tokenize
 
-SIBLING_WORDS = 0.5  # share of descriptor words two codes must have in common to be siblings
+SIBLING_WORDS = 0.7  # share of descriptor words two codes must have in common to be siblings
+CLOSE = 0.85  # a runner-up scoring at least this share of the best's is a real alternative
 MAX_COMPARED = 3  # the best match and up to two siblings after it
 MAX_PARTS = 2  # parts one sibling may have that the other lacks (more: another item, not a choice)
 
@@ -82,20 +83,32 @@ def compare(shown: list[CodeRecord]) -> tuple[Difference, ...]:
     return tuple(d for d in out if d.phrases)
 
 
-def undecided(differences: tuple[Difference, ...], matches: dict, best: CodeRecord) -> bool:
-    """True when the question stated nothing that separates the best match from its first
-    sibling: no attribute of the best satisfied that the sibling lacks, none of the sibling
-    contradicted."""
+def undecided(
+    differences: tuple[Difference, ...],
+    matches: dict,
+    best: CodeRecord,
+    question: str,
+    scores: dict[str, float],
+) -> bool:
+    """True when the question does not say which of the best match and its first sibling it
+    means: the two score close, no attribute of the question separates them (the second
+    stage's matches), and the question's words meet the parts of neither more than the
+    other's."""
     if len(differences) < 2:
         return False
     runner_up = differences[1].code
+    if scores.get(runner_up, 0.0) < CLOSE * scores.get(best.code, 0.0):
+        return False
     mine = matches.get((best.kind, best.code))
     theirs = matches.get((best.kind, runner_up))
-    if mine is None or theirs is None:
-        return True
-    return set(mine.satisfied) <= set(theirs.satisfied) and not (
-        set(theirs.contradicted) - set(mine.contradicted)
-    )
+    if mine is not None and theirs is not None:
+        if set(mine.satisfied) - set(theirs.satisfied) or (
+            set(theirs.contradicted) - set(mine.contradicted)
+        ):
+            return False
+    asked = set(tokenize(question))
+    said = [len(asked & set(tokenize(" ".join(d.phrases)))) for d in differences[:2]]
+    return said[0] == said[1]
 
 
 def choose(reply: str, differences: tuple[Difference, ...]) -> Difference | None:
