@@ -67,6 +67,7 @@ _DIMENSIONS = re.compile(
     rf"{_NUM}\s*(?:(in|inch|inches|cm|\")\s*)?[x×]\s*{_NUM}\s*(in|inch|inches|cm|\")?(?![a-z0-9])",
     re.IGNORECASE,
 )
+_COMBINED = re.compile(r"\s*/\s*")
 # A unit alone after "per" is one of it: "per milligram", "per i.u.", "per square centimeter".
 _PER_UNIT = re.compile(rf"\bper\s+({_UNIT_RE})(?![a-z0-9])", re.IGNORECASE)
 # Counts: "box of 100", "per 50 strips", "50 per box", "100 count", "package of 10".
@@ -82,11 +83,14 @@ _AT_LEAST = (
     r"(?:or more|or greater|or over|or larger|or higher|and (?:over|above|up)|minimum|min\b)"
 )
 _BELOW_INCL = (
-    r"(?:less than or equal to|up to and including|not (?:more|greater) than|no more than|"
-    r"at most|<=|≤)"
+    r"(?:less than or equal to|equal to or less than|up to and including|"
+    r"not (?:more|greater) than|no more than|at most|<=|≤)"
 )
 _BELOW = r"(?:less than|under|below|fewer than|smaller than|<)"
-_ABOVE_INCL = r"(?:greater than or equal to|more than or equal to|at least|>=|≥)"
+_ABOVE_INCL = (
+    r"(?:greater than or equal to|more than or equal to|equal to or (?:greater|more) than|"
+    r"at least|>=|≥)"
+)
 _ABOVE = r"(?:more than|greater than|over|above|exceeding|in excess of|>)"
 _UP_TO = r"(?:up to|upto)"
 _PER = r"(?:per|each|/)"
@@ -118,6 +122,43 @@ class Quantity:
         return True
 
 
+_NUMBER_WORDS = {
+    "one-half": "0.5",
+    "one half": "0.5",
+    "half": "0.5",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+}
+_WORD_BEFORE_UNIT = re.compile(
+    r"\b("
+    + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+    + rf")[\s-]+(?=(?:{_UNIT_RE})\b)"
+)
+_FRACTION = re.compile(rf"\b(\d+)/(\d+)(?=\s*(?:{_UNIT_RE})\b)")
+_MILLION = re.compile(r"(\d+(?:\.\d+)?)\s*million\b")
+
+
+def _written_numbers(text: str) -> str:
+    """Numbers written as words, fractions or millions as digits: "three inches" -> "3
+    inches", "one-half inch" -> "0.5 inch", "1/2 inch" -> "0.5 inch", "2.4 million units" ->
+    "2400000 units"."""
+    text = _WORD_BEFORE_UNIT.sub(lambda m: _NUMBER_WORDS[m.group(1)] + " ", text)
+    text = _FRACTION.sub(
+        lambda m: f"{int(m.group(1)) / int(m.group(2)):g}" if int(m.group(2)) else m.group(0), text
+    )
+    return _MILLION.sub(lambda m: f"{float(m.group(1)) * 1e6:.0f}", text)
+
+
 def number(text: str) -> float:
     """A number as written: "1,000" -> 1000.0, "0.5" and ".5" -> 0.5."""
     return float(text.replace(",", ""))
@@ -136,7 +177,7 @@ def quantities(text: str, descriptor: bool) -> list[Quantity]:
     a comparator is a value of the class ("width 22 inches"), a billing dimension an amount;
     in a question every number is a stated value.
     """
-    lowered = text.casefold()
+    lowered = _written_numbers(text.casefold())
     found: list[Quantity] = []
     taken: list[tuple[int, int]] = []
 
@@ -174,6 +215,7 @@ def quantities(text: str, descriptor: bool) -> list[Quantity]:
         )
         taken.append(m.span())
     bounds: dict[str, Quantity] = {}
+    last_end = 0
     for m in _QUANTITY.finditer(lowered):
         if not free(*m.span()):
             continue
@@ -182,6 +224,14 @@ def quantities(text: str, descriptor: bool) -> list[Quantity]:
             continue
         dim, factor = unit
         value = number(m.group(1)) * factor
+        if (
+            not descriptor
+            and found
+            and found[-1].dim == dim
+            and _COMBINED.fullmatch(lowered[last_end : m.start()])
+        ):
+            continue  # "8 mg/2 mg": a combination's second drug, the first names the dose
+        last_end = m.end()
         before = lowered[max(0, m.start() - 40) : m.start()]
         after = lowered[m.end() : m.end() + 16]
         q = _with_comparator(dim, value, before, after, descriptor, m.group(0))
@@ -246,6 +296,8 @@ def _with_comparator(
     if not descriptor:
         return Quantity(dim, value, value, "value", text=text)
     if dim in BOUND_DIMENSIONS:
+        if re.search(rf"{_UP_TO}\s*$", lead):  # "up to one-half inch": a class's upper bound
+            return Quantity(dim, None, value, "bound", text=text)
         return Quantity(dim, value, value, "bound", text=text)
     if re.search(rf"{_UP_TO}\s*$", lead):
         return Quantity(dim, 0.0, value, "amount", text=text)
@@ -268,7 +320,7 @@ _CATEGORIES: dict[str, list[tuple[str, str]]] = {  # patterns over case-folded t
         (
             "custom-fabricated",
             r"custom[- ]fabricat\w*|custom[- ]fab\b|custom[- ]made|custom[- ]molded|"
-            r"molded to patient model|made to measure",
+            r"molded to patient model|made to measure|\bcustom\b(?! preparation)",
         ),
         ("prefabricated", r"pre[- ]?fabricated|\bprefab\b"),
     ],
@@ -307,8 +359,9 @@ _CATEGORIES: dict[str, list[tuple[str, str]]] = {  # patterns over case-folded t
     "patients": [
         (
             "more than one",
-            r"more than one patient|multiple patients|several (?:patients|pts)|"
-            r"two or more patients|(?:2|3|4|5)\+? (?:patients|pts)",
+            r"more than one patient|multiple patients|several (?:patients|pts|residents)|"
+            r"two or more patients|(?:2|3|4|5|6|two|three|four|five|six)\+? "
+            r"(?:patients|pts|residents|people|beneficiaries)",
         ),
         ("one", r"\bone patient\b|\bsingle (?:patient|pt)\b|\bone pt\b"),
     ],
@@ -321,6 +374,28 @@ _CATEGORIES: dict[str, list[tuple[str, str]]] = {  # patterns over case-folded t
         ("stationary", r"\bstationary\b"),
     ],
     "replacement": [("replacement", r"\breplac(?:ement|ed|es|e|ing)\b")],
+    # The unit of time a service is billed by (H, S and T codes differ by nothing else).
+    "period": [
+        ("per-diem", r"\bper diem\b|\bper day\b|\bby the day\b|\bdaily\b|\ba day\b"),
+        (
+            "per-15-minutes",
+            r"\b(?:per|each|every|up to) 15 min(?:ute)?s?\b|\b15[- ]min(?:ute)? units?\b",
+        ),
+        ("per-hour", r"\bper hour\b|\bhourly\b|\bby the hour\b|\ban hour\b"),
+        ("per-month", r"\bper (?:calendar )?month\b|\bmonthly\b|\ba month\b"),
+        ("per-visit", r"\bper visit\b|\bper encounter\b|\bper session\b"),
+    ],
+    "size": [
+        (
+            "above-extra-large",
+            r"above extra large|bigger than (?:xl|extra large)|larger than (?:xl|extra large)|"
+            r"\b[2-6]xl\b|\bx{2,}l\b|\bx{2,}-large\b",
+        ),
+        ("extra-large", r"\bextra[- ]large\b|\bxl\b|\bx-large\b"),
+        ("large", r"\blarge\b"),
+        ("medium", r"\bmedium\b|\bmed\b"),
+        ("small", r"\bsmall\b"),
+    ],
 }
 # Values that make a variant of the plain item: a candidate stating one the question does not
 # mention is a little less likely (coders say "heavy duty", "pediatric", "power", "custom",
@@ -364,7 +439,8 @@ _CATEGORY_TRIGGERS = re.compile(
     r"shelf|ots|custom|fit|trimmed|fab|made|mold|dispos|reusable|re-usable|multiple|single|"
     r"throw|ped|child|infant|toddler|adult|rent|purchas|buy|bought|power|manual|electric|"
     r"hand|motori|pair|both|binaural|monaural|one |heavy|bariatric|portable|stationary|replac|"
-    r"each|ea\b|patient|pts|single"
+    r"each|ea\b|patient|pts|single|resident|diem|day|daily|min|hour|month|visit|encounter|"
+    r"session|large|xl|medium|med\b|small"
 )
 
 
@@ -395,8 +471,10 @@ _EITHER = re.compile(
 # "non" reaches one word ("non needle cannula type" is a cannula), "without" (and "zero":
 # "zero drug amount discarded") the first words of its clause.
 _DESCRIPTOR_NEGATION = re.compile(
-    r"\bnon(?:-|\s)([\w-]+)|\b(?:without|w/o|zero)\s([^,;()]*)", re.IGNORECASE
+    r"\bnon(?:-|\s)([\w-]+)|\b(?:without|w/o|zero|other than)\s([^,;()]*)", re.IGNORECASE
 )
+# "Not otherwise classified / specified" names a kind of code, it negates nothing.
+_NOC_PHRASE = re.compile(r"\bnot otherwise (?:classified|specified)\b", re.IGNORECASE)
 
 
 def root(stem: str) -> str:
@@ -435,7 +513,7 @@ def polarity(text: str, descriptor: bool) -> tuple[frozenset[str], frozenset[str
         } - negative
     else:
         positive, negative = set(), set()
-        for token in tokenize(rest):
+        for token in tokenize(_NOC_PHRASE.sub(" ", rest)):
             if token.startswith("no_"):
                 negative.add(token[3:])
             elif token != "without":
@@ -444,6 +522,21 @@ def polarity(text: str, descriptor: bool) -> tuple[frozenset[str], frozenset[str
     positive = {root(t) for t in positive} - either
     negative = {root(t) for t in negative} - either
     return frozenset(positive), frozenset(negative), frozenset(either)
+
+
+def denied(question: str) -> frozenset[str]:
+    """The word each negation of a question is about: the first after it ("not irradiated",
+    "not the procaine combo", "NOT a dialysis pt", "doesn't want side rails" -> want)."""
+    out, after = set(), False
+    for token in tokenize(_NOC_PHRASE.sub(" ", question)):
+        if token == "without":
+            after = True
+        elif after and token.startswith("no_") and "/" not in token:
+            word = root(token[3:])
+            if word not in _NOT_FEATURES:  # "doesn't want side rails": the rails
+                out.add(word)
+                after = False
+    return frozenset(out)
 
 
 # --- the attributes of a text ----------
@@ -456,6 +549,7 @@ class Attributes:
     stated: frozenset[str] = frozenset()
     negated: frozenset[str] = frozenset()
     either: frozenset[str] = frozenset()
+    denied: frozenset[str] = frozenset()  # a question's explicitly negated words (denied())
 
     def category(self, group: str) -> frozenset[str]:
         return dict(self.categories).get(group, frozenset())
@@ -471,6 +565,7 @@ class Attributes:
             "s": sorted(self.stated),
             "n": sorted(self.negated),
             "e": sorted(self.either),
+            "d": sorted(self.denied),
         }
 
     @classmethod
@@ -481,6 +576,7 @@ class Attributes:
             stated=frozenset(data["s"]),
             negated=frozenset(data["n"]),
             either=frozenset(data["e"]),
+            denied=frozenset(data.get("d", ())),
         )
 
 
@@ -495,6 +591,7 @@ def parse(text: str, descriptor: bool, added: str = "") -> Attributes:
         extra = polarity(added, descriptor)
         stated = stated | ((extra[0] | extra[1] | extra[2]) - negated - either)
     return Attributes(
+        denied=frozenset() if descriptor else denied(text),
         quantities=tuple(quantities(text, descriptor)),
         categories=tuple(sorted(categories(text).items())),
         stated=stated,
@@ -551,7 +648,9 @@ def compare(question: Attributes, candidate: Attributes, features: frozenset[str
             continue  # "prefabricated" alone does not say which kind: neither right nor wrong
         else:
             tally.add("category", False, f"{group}={sorted(have)[0]}")
-    for feature in question.negated & features:
+    # A word the coder negates is a feature whether or not a descriptor negates it ("not the
+    # procaine combo", "not irradiated"): the first word after each negation.
+    for feature in (question.negated & features) | question.denied:
         if feature in candidate.either:
             continue
         if feature in candidate.negated:
@@ -597,6 +696,12 @@ def coverage(question: Attributes, candidate: Attributes) -> float:
         return 0.0
     asked = question.stated | question.negated | question.either
     return len(words & asked) / len(words)
+
+
+_NOT_FEATURES = frozenset(
+    "patient pt type kind one use want need thing item service supply device combo sure "
+    "code bill other any each same only just really".split()
+)
 
 
 def _most_specific(values: frozenset[str]) -> frozenset[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-TOKENIZER_VERSION = "tok-9"  # bump when the tokens or the lexical file change
+TOKENIZER_VERSION = "tok-10"  # bump when the tokens or the lexical file change
 
 # Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
 # General vocabulary of the field, never tied to one code.
@@ -118,6 +118,13 @@ ABBREVIATIONS: dict[str, str] = {
     "asc": "ambulatory surgical center",
     "abn": "abn advance beneficiary notice waiver of liability statement",
     "pos": "place of service",
+    # Ordinals and roman numerals as CMS writes them ("second month", "type iii").
+    "1st": "first",
+    "2nd": "second",
+    "3rd": "third",
+    "4th": "fourth",
+    "5th": "fifth",
+    "iii": "3",
     # Numbers written as words ("dressing for two wounds") meet the digits coders type.
     "one": "1",
     "two": "2",
@@ -136,7 +143,7 @@ STOPWORDS = frozenset(
     """a an the and or of for to in on at by is are was be it its this that these those with
     what which who whom whose how do does did can could should would will i we you my our your
     me us code codes hcpcs level ii bill billing billed use used using need needs get find
-    correct right proper please tell about there any some per other than from as into""".split()
+    correct right proper please tell about there any some per other than from as into t s""".split()
 )
 
 _SPLIT = re.compile(r"w/o|w/c|w/|add'l|[a-z0-9]+(?:[./-][a-z0-9]+)*")
@@ -155,7 +162,11 @@ def _stem(token: str) -> str:
     return token
 
 
-NEGATIONS = frozenset({"without", "w/o", "wo", "no", "not", "non", "excluding", "except"})
+NEGATIONS = frozenset(
+    {"without", "w/o", "wo", "no", "not", "non", "excluding", "except", "never", "cannot"}
+    # contractions split at the apostrophe: "doesn't want side rails"
+    | {"doesn", "don", "didn", "isn", "wasn", "aren", "weren", "won", "shouldn"}
+)
 NEGATION_SCOPE = 4  # content words a negation reaches, within its clause
 _CLAUSE = re.compile(r"[,;:()\[\]]|\bbut\b|\bor\b")
 
@@ -220,7 +231,8 @@ def plain_words(text: str) -> list[str]:
     return [_stem(w) for w in re.findall(r"[a-z0-9]+", text.casefold())]
 
 
-_FOR = re.compile(r"\bfor\b", re.IGNORECASE)
+# Where the item named ends and what it is for or used around begins.
+_FOR = re.compile(r"\b(?:for|before|after|during|prior to|following)\b", re.IGNORECASE)
 
 
 def weighted_tokens(question: str, context: str = "") -> list[tuple[str, float]]:
