@@ -29,6 +29,7 @@ import re
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -214,7 +215,7 @@ _CONTAINER_WORD = (
 _KIND = r"(?P<kind>single[- ]?(?:dose|use)|multi(?:ple)?[- ]?(?:dose|use)|sdv|mdv)"
 _COUNT = r"(?P<count>\d+|" + "|".join(_WORD_NUMBERS) + r")"
 _CONTAINER_A = re.compile(
-    rf"(?:\b{_COUNT}\s*(?:x|×|\*)?\s*\(?\s*)?(?:\b(?P<kind0>single[- ]?(?:dose|use)|"
+    rf"(?:\b{_COUNT}(?:\s*(?:x|×|\*)\s*|\s*\(\s*|\s+))?(?:\b(?P<kind0>single[- ]?(?:dose|use)|"
     rf"multi(?:ple)?[- ]?(?:dose|use))\s+)?(?P<num>{_NUM})\s*(?P<mult>million\s+)?"
     rf"(?P<unit>{_UNIT})\.?(?:\s*/\s*(?:{_NUM})?\s*(?:ml|cc))?\s*(?:{_KIND}\s*)?"
     rf"(?:prefilled\s+|pre-filled\s+)?(?P<word>{_CONTAINER_WORD})\b",
@@ -1005,3 +1006,114 @@ def _refused(
     remark = wording[f"units-{problem}"].format(**values)
     units = Units(code=code, dose=dose, per_unit=per_unit, problem=problem)
     return DrugAnswer(units, (remark,), tuple(cited))
+
+
+# --- the same drug's other codes ---------------------------------------------------------------
+
+_DRUG_SECTIONS = frozenset("JQCSA")
+_ADMINISTRATION = re.compile(
+    r"^(?:injection|infusion|intravesical\s+instillation|instillation|injectable)\b\s*", re.I
+)
+_ROUTE_WORDS = frozenset(
+    "oral intravenous intramuscular subcutaneous injectable inhalation nasal topical "
+    "intravitreal ophthalmic rectal vaginal intrathecal intravesical intra-articular "
+    "sublingual buccal transdermal otic".split()
+)
+# Salts and esters: one drug in several codes ("methylprednisolone acetate" and
+# "methylprednisolone sodium succinate"); dropped after the first word only.
+_SALTS = frozenset(
+    "hydrochloride hcl sodium disodium sulfate sulphate acetate phosphate mesylate citrate "
+    "tartrate maleate succinate potassium calcium bromide chloride fumarate lactate besylate "
+    "bitartrate hyclate dihydrate monohydrate dipropionate palmitate decanoate cypionate "
+    "enanthate undecanoate pamoate lauroxil valerate caproate methylsulfate isethionate "
+    "tromethamine lactobionate butyrate".split()
+)
+# First words that name a class, not a drug: the family is named by the first two words.
+_CLASS_WORDS = frozenset(
+    "immune globulin factor hyaluronan interferon epoetin iron sodium calcium potassium "
+    "magnesium vitamin hepatitis rho c1 c-1 alpha human protein coagulation prothrombin von "
+    "antithrombin low high".split()
+)
+_BIOSIMILAR_SUFFIX = re.compile(r"(?<=[a-z]{4})-[a-z]{4}$")
+_AMOUNT_IN_NAME = re.compile(rf"(?:{_NUM})\s*(?:million\s+)?(?:{_UNIT})(?![a-z])", re.I)
+
+
+def drug_name(descriptor: str) -> str:
+    """The drug a descriptor names, normalised to compare codes: "Injection, infliximab-dyyb,
+    biosimilar, (inflectra), 10 mg" -> "infliximab"; "Methylprednisolone oral, per 4 mg" and
+    "Injection, methylprednisolone sodium succinate, 5 mg" -> "methylprednisolone". Biosimilar
+    suffixes, salts, routes and amounts are dropped; "" when the descriptor names no drug."""
+    text = " ".join(descriptor.lower().split())
+    text = _PARENS.sub(" ", re.sub(r"\((\w)\)", r" \1", text))  # "rho(d)" is "rho d"
+    segments = [s.strip() for s in re.split(r"[,;]", text) if s.strip()]
+    while segments and _ADMINISTRATION.fullmatch(segments[0]):
+        segments.pop(0)
+    if not segments:
+        return ""
+    name = _ADMINISTRATION.sub("", segments[0])
+    name = _AMOUNT_IN_NAME.sub(" ", re.split(r"\bper\b", name)[0])
+    words = [
+        _BIOSIMILAR_SUFFIX.sub("", w)
+        for w in re.findall(r"[a-z0-9][a-z0-9\-'/]*", name)
+        if w not in _ROUTE_WORDS
+    ]
+    words = words[:1] + [w for w in words[1:] if w not in _SALTS]
+    return " ".join(words)
+
+
+def family_key(descriptor: str) -> str:
+    """What codes of one drug share: the drug name's first word (its first two when the first
+    names a class, as in "immune globulin" or "factor viii")."""
+    words = drug_name(descriptor).split()
+    if not words:
+        return ""
+    return " ".join(words[:2]) if words[0] in _CLASS_WORDS else words[0]
+
+
+_EPOCH = date(1900, 1, 1)  # sorts a record without a termination date (dropped) last
+
+# Per record store: family key -> the latest record of each code with that key.
+_FAMILIES: weakref.WeakKeyDictionary[Any, dict[str, list[CodeRecord]]] = weakref.WeakKeyDictionary()
+
+
+def _families(book: Any) -> dict[str, list[CodeRecord]]:
+    cached = _FAMILIES.get(book)
+    if cached is None:
+        latest: dict[str, CodeRecord] = {}
+        for record in book.all_codes():  # ordered by code, then release
+            if record.kind == "code" and record.section in _DRUG_SECTIONS and not record.noc:
+                latest[record.code] = record
+        cached = {}
+        for record in latest.values():
+            key = family_key(record.long_description)
+            if key:
+                cached.setdefault(key, []).append(record)
+        _FAMILIES[book] = cached
+    return cached
+
+
+def drug_family(source: Any, record: CodeRecord) -> list[str]:
+    """The other codes of the same drug as ``record``: its other routes, formulations and
+    biosimilars, then codes CMS terminated (a predecessor, or a terminated record's
+    successors come first since they are active). ``source`` is a Retriever or a Codebook.
+
+    Current codes first (by code), terminated ones after them (newest termination first);
+    [] for a record that names no drug. A code CMS dropped from the newest release counts as
+    terminated.
+    """
+    book = getattr(source, "book", source)
+    key = family_key(record.long_description)
+    if not key or record.kind != "code" or record.noc:
+        return []
+    newest = max(r.id for r in book.releases())
+    members = [r for r in _families(book).get(key, []) if r.code != record.code]
+
+    def current(r: CodeRecord) -> bool:
+        return r.termination_date is None and r.release == newest
+
+    active = sorted((r for r in members if current(r)), key=lambda r: r.code)
+    ended = sorted(
+        (r for r in members if not current(r)),
+        key=lambda r: (-(r.termination_date or _EPOCH).toordinal(), r.code),
+    )
+    return [r.code for r in (*active, *ended)]
