@@ -436,9 +436,10 @@ class BillingUnit:
 
 _PARENS = re.compile(r"\([^()]*\)")
 _EQUALS_UNIT = re.compile(rf"\((?P<num>{_NUM})\s*(?P<unit>ml|cc)\s*=\s*1\s+unit\)", re.IGNORECASE)
-# Any amount that could be the unit (a duration such as "48 hour dosage regimen" is not).
+# Any amount that could be the unit (not a duration such as "48 hour dosage regimen", nor the
+# number of a name such as "covid-19" or "ga-68").
 _ANY_AMOUNT = re.compile(
-    rf"(?<![\w.])(?:{_NUM})\s*(?:million\s+)?"
+    rf"(?<![\w.\-])(?:{_NUM})\s*(?:million\s+)?"
     r"(?!(?:hours?|days?|weeks?|months?|years?|minutes?)\b)[a-zµμ%]",
     re.IGNORECASE,
 )
