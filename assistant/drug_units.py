@@ -807,7 +807,10 @@ def _by_code(retriever: Any) -> dict[str, list[CrosswalkEntry]]:
 
 
 def largest_package(retriever: Any, code: str) -> Decimal | None:
-    """The largest package of ``code`` in the crosswalk, in billing units (None if unlisted)."""
+    """The largest package of ``code`` in the crosswalk, in billing units; None when the
+    crosswalk does not list the code, or lists no package of more than one billing unit: it
+    then does not say what a package holds (clotting factors, billed per i.u. whatever the
+    vial holds, are listed at 1 billing unit a package)."""
     sizes = []
     for entry in _by_code(retriever).get(code, []):
         values = [r.billing_units_package or r.billing_units for r in entry.rows]
@@ -816,7 +819,8 @@ def largest_package(retriever: Any, code: str) -> Decimal | None:
                 sizes.append(Decimal(value))
             except ArithmeticError:
                 continue
-    return max(sizes) if sizes else None
+    largest = max(sizes) if sizes else None
+    return largest if largest is not None and largest > 1 else None
 
 
 def evidence(
@@ -830,8 +834,23 @@ def evidence(
     question uses reaches each code shown: the name must appear in the question as words.
     The row cited is the one whose package holds the containers' units when the question
     names containers, else the first by NDC."""
+    return [citation for citation, _brand in _evidence(retriever, question, records, supply, limit)]
+
+
+def _evidence(
+    retriever: Any,
+    question: str,
+    records: Sequence[CodeRecord],
+    supply: Supply,
+    limit: int,
+) -> list[tuple[Citation, bool]]:
+    """(citation, whether the name is a brand) for the codes shown. A crosswalk name is a
+    brand when its first word is in none of the shown codes' descriptors ("Remicade",
+    "Haldol Decanoate"; not "Ceftriaxone", which the crosswalk also lists under a cefuroxime
+    code); a Table of Drugs "see" line is a brand's."""
     asked = _words(question)
-    out: list[Citation] = []
+    described = {w for r in records for w in _words(r.long_description).split()}
+    out: list[tuple[Citation, bool]] = []
     for record in records:
         if len(out) >= limit:
             break
@@ -842,16 +861,15 @@ def evidence(
             entry = max(entries, key=lambda e: (len(_words(e.drug_name)), e.drug_name))
             if entry.rows:
                 row = _row_for(entry, supply, billing_unit(record.long_description))
-                out.append(
-                    Citation(
-                        "crosswalk",
-                        source_title(retriever, entry.source),
-                        f"{entry.drug_name} -> {entry.code}, NDC {row.ndc}",
-                        crosswalk_text(entry, row),
-                        ref=entry.source,
-                        supports=record.code,
-                    )
+                citation = Citation(
+                    "crosswalk",
+                    source_title(retriever, entry.source),
+                    f"{entry.drug_name} -> {entry.code}, NDC {row.ndc}",
+                    crosswalk_text(entry, row),
+                    ref=entry.source,
+                    supports=record.code,
                 )
+                out.append((citation, _words(entry.drug_name).split()[0] not in described))
             continue
         lines = [
             d
@@ -860,16 +878,15 @@ def evidence(
         ]
         if lines:
             line = max(lines, key=lambda d: (len(_words(d.name)), -d.line))
-            out.append(
-                Citation(
-                    "drug-table",
-                    source_title(retriever, line.source),
-                    f"line {line.line}: {line.name}",
-                    drug_table_text(line),
-                    ref=line.source,
-                    supports=record.code,
-                )
+            citation = Citation(
+                "drug-table",
+                source_title(retriever, line.source),
+                f"line {line.line}: {line.name}",
+                drug_table_text(line),
+                ref=line.source,
+                supports=record.code,
             )
+            out.append((citation, bool(line.see)))
     return out
 
 
@@ -919,18 +936,20 @@ class DrugAnswer:
 def for_answer(
     retriever: Any, question: str, records: Sequence[CodeRecord], wording: Mapping[str, str]
 ) -> DrugAnswer:
-    """Billing units for the dose the question states, for the first code the answer shows;
-    the crosswalk or Table of Drugs evidence for the drug names it uses; the remarks (wording
-    from ``wording``, assistant.answer.WORDING) when no number can be given, and why."""
+    """Billing units for the dose the question states, for the code it is the dose of (the
+    code a brand name reaches, else the first code shown: ``_dosed``); the crosswalk or Table
+    of Drugs evidence for the drug names it uses; the remarks (wording from ``wording``,
+    assistant.answer.WORDING) when no number can be given, and why."""
     codes = [r for r in records if r.kind == "code"]
     if not codes:
         return DrugAnswer()
     supply = parse_supply(question)
-    cited = evidence(retriever, question, codes, supply)
+    found = _evidence(retriever, question, codes, supply, limit=3)
+    cited = [citation for citation, _brand in found]
     parsed = parse_dose(question)
     if parsed is None:
         return DrugAnswer(citations=tuple(cited))
-    record = codes[0]
+    record = _dosed(question, codes, found)
     unit = billing_unit(record.long_description)
     per_unit = unit.text if unit else ""
     want = _MEASURES[unit.unit][2] if unit else "mg"
@@ -965,6 +984,29 @@ def for_answer(
         citation=guidance[0] if guidance else None,
     )
     return DrugAnswer(units, tuple(remarks), (*cited, *guidance))
+
+
+def _dosed(
+    question: str, codes: Sequence[CodeRecord], found: Sequence[tuple[Citation, bool]]
+) -> CodeRecord:
+    """The code the dose is for: a brand pins its code, so a current code shown that a brand
+    name reaches through the crosswalk, else through a Table of Drugs "see" line, else the
+    first code shown (a generic name does not choose among the forms of its drug: that is
+    the ranking's work). When a brand reaches several codes (Aranesp: ESRD and non-ESRD),
+    the one whose descriptor shares most words with the question, then the first shown."""
+    asked = set(_words(question).split())
+    for kind in ("crosswalk", "drug-table"):
+        branded = {c.supports for c, brand in found if brand and c.kind == kind}
+        reached = [r for r in codes if r.code in branded and r.termination_date is None]
+        if reached:
+            return max(
+                reached,
+                key=lambda r: (
+                    len(asked & set(_words(r.long_description).split())),
+                    -codes.index(r),
+                ),
+            )
+    return codes[0]
 
 
 def _guidance_for(retriever: Any, claim: Claim) -> list[Citation]:
@@ -1062,6 +1104,17 @@ def drug_name(descriptor: str) -> str:
     return " ".join(words)
 
 
+def is_drug(record: CodeRecord) -> bool:
+    """Whether a code is a drug's, for families: a code (not a NOC one) of section J, or of
+    sections Q, C, S or A whose descriptor states a billing unit or begins "Injection"."""
+    if record.kind != "code" or record.noc or record.section not in _DRUG_SECTIONS:
+        return False
+    if record.section == "J":
+        return True
+    text = record.long_description
+    return billing_unit(text) is not None or text.lower().startswith("injection")
+
+
 def family_key(descriptor: str) -> str:
     """What codes of one drug share: the drug name's first word (its first two when the first
     names a class, as in "immune globulin" or "factor viii")."""
@@ -1082,10 +1135,12 @@ def _families(book: Any) -> dict[str, list[CodeRecord]]:
     if cached is None:
         latest: dict[str, CodeRecord] = {}
         for record in book.all_codes():  # ordered by code, then release
-            if record.kind == "code" and record.section in _DRUG_SECTIONS and not record.noc:
+            if record.kind == "code":
                 latest[record.code] = record
         cached = {}
         for record in latest.values():
+            if not is_drug(record):
+                continue
             key = family_key(record.long_description)
             if key:
                 cached.setdefault(key, []).append(record)
@@ -1104,7 +1159,7 @@ def drug_family(source: Any, record: CodeRecord) -> list[str]:
     """
     book = getattr(source, "book", source)
     key = family_key(record.long_description)
-    if not key or record.kind != "code" or record.noc:
+    if not key or not is_drug(record):
         return []
     newest = max(r.id for r in book.releases())
     members = [r for r in _families(book).get(key, []) if r.code != record.code]

@@ -65,6 +65,8 @@ def answer_text(answer: Answer) -> str:
         best = answer.codes[0]
         lines.append(f"Best match: {code_line(best)}")
         lines.extend(f"  {line}" for line in code_details(best, answer))
+        # Under the best match even when the dose is another candidate's: the arithmetic and
+        # the claim lines name their code.
         lines.extend(units_lines(answer.units))
         if len(answer.codes) > 1:
             lines.append("Other candidates:")

@@ -721,6 +721,22 @@ def test_units_are_for_the_first_code_shown_and_none_without_a_dose(retriever) -
     )
 
 
+def test_the_dose_is_for_the_code_a_brand_reaches(retriever) -> None:
+    # A brand pins its code even when another code ranks first; a generic name does not.
+    other = CodeRecord("J9266", "code", "2099-01", "Injection, pegaspargase, per vial", "Peg")
+    branded = drug_units.for_answer(retriever, "Opdivo 240 mg", [other, NIVOLUMAB], WORDING)
+    assert branded.units is not None and branded.units.code == "J9299"
+    generic = drug_units.for_answer(retriever, "nivolumab 240 mg", [other, NIVOLUMAB], WORDING)
+    assert generic.units is not None and generic.units.code == "J9266"
+    # Of two codes one brand reaches, the one whose descriptor the question's words fit.
+    esrd = CodeRecord("J9297", "code", "2099-01", "Injection, nivolumab, 1 mg (for esrd)", "N")
+    both = {**retriever.crosswalk, "x": replace(OPDIVO, code="J9297")}
+    twice = FakeRetriever(retriever.manifest, crosswalk=both)
+    for question, code in [("Opdivo 240 mg", "J9299"), ("Opdivo 240 mg for esrd", "J9297")]:
+        drug = drug_units.for_answer(twice, question, [NIVOLUMAB, esrd], WORDING)
+        assert drug.units is not None and drug.units.code == code, question
+
+
 def test_citation_validator_checks_crosswalk_and_table_rows(retriever) -> None:
     validator = CitationValidator(retriever)
     drug = drug_units.for_answer(retriever, "Opdivo 240 mg, nivolumab", [NIVOLUMAB], WORDING)
