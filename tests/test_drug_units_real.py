@@ -17,16 +17,10 @@ from assistant.retrieval import Retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# Why a drug descriptor states no amount a dose can be divided by. Every descriptor the parser
-# leaves without a unit must be one of these: a new style of unit fails the test.
+# Why a drug descriptor states no amount a dose can be divided by, most specific first. Every
+# descriptor the parser leaves without a unit must be one of these: a new style of unit fails.
 _MEASURE = r"(?:mg|mcg|g|gm|grams?|micrograms?|milligrams?|units?|iu|i\.u\.|ml|cc|meq)\b"
 UNPARSED_STYLES = {
-    "no amount per unit (per vial, dose, treatment; each; NOC; no amount at all)": re.compile(
-        r"\bper\s+(?:single[- ](?:dose|use)\s+)?(?:vial|dose|study dose|therapeutic dose|"
-        r"treatment|implant|visit)\b|\beach$|not otherwise classified|unclassified|\bnos\b|"
-        rf"^(?!.*\d\s*{_MEASURE}).*$",
-        re.I,
-    ),
     "tiers (less than, greater than, over)": re.compile(
         r"less than|greater than|\bover \d|days? of therapy", re.I
     ),
@@ -39,6 +33,12 @@ UNPARSED_STYLES = {
     "not a measure of dose (vector genomes, cells, cm2, millicuries, package form)": re.compile(
         r"vector genomes|plaque forming|\bcells\b|square cent|millicuries|\bmci\b|"
         r"dosage form \(|applicator \(",
+        re.I,
+    ),
+    "no amount per unit (per vial, dose, treatment; each; NOC; no amount at all)": re.compile(
+        r"\bper\s+(?:single[- ](?:dose|use)\s+)?(?:vial|dose|study dose|therapeutic dose|"
+        r"treatment|implant|visit)\b|\beach$|not otherwise classified|unclassified|\bnos\b|"
+        rf"^(?!.*\d\s*{_MEASURE}).*$",
         re.I,
     ),
 }
