@@ -58,9 +58,6 @@ _MEASURES: dict[str, tuple[str, Decimal, str]] = {
     "ml": ("volume", Decimal(1), "mL"),
     "meq": ("meq", Decimal(1), "mEq"),
 }
-# What each dimension is asked for in, when a dose cannot be converted.
-_ASK_IN = {"mass": "mg", "units": "units", "volume": "mL", "meq": "mEq"}
-
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
 # Longest spellings first; matched case-insensitively and mapped by _unit().
 _UNIT = (
@@ -120,8 +117,7 @@ def fmt(value: Decimal) -> str:
     if value == value.to_integral_value():
         whole = int(value)
         return f"{whole:,}" if abs(whole) >= 10_000 else str(whole)
-    text = format(value, "f")
-    return text
+    return format(value, "f")
 
 
 def _in(value: Decimal, unit: str) -> str:
