@@ -27,7 +27,8 @@ index: corpus
 run: index
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.address 127.0.0.1
 
-EVAL_SETS := evals/coder.jsonl evals/policy.jsonl evals/validity.jsonl evals/drugs.jsonl
+EVAL_SETS := evals/coder.jsonl evals/policy.jsonl evals/validity.jsonl evals/drugs.jsonl \
+	evals/drug_units.jsonl
 
 # The regression check against evals/baseline.json first, then the test suite (whose summary
 # line closes the run).

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from assistant import logs
+from assistant import drug_units, logs
 from assistant.compare import choose, compare, undecided
 from assistant.records import Answer, Citation, CodeRecord, Difference, Notice, Passage
 from assistant.retrieval import Filters, Result, Retriever
@@ -63,6 +63,70 @@ WORDING = {
     "successor": " Current code that replaced it: {codes}.",
     "too-long": (
         "Your question was {length:,} characters long; it was answered on its first {cap:,}."
+    ),
+    # Billing units for a dose (assistant.drug_units): the arithmetic, the waste line, and
+    # why no number is given. Units only: never a price, never that the units will be paid.
+    "units-weight": "{per_kg}/kg x {weight} kg = {dose}",
+    "units-convert": "{dose} = {converted}",
+    "units-exact": "{dose} / {per} per unit = {units} of {code}",
+    "units-rounded": "{dose} / {per} per unit = {ratio}, rounded up to {units} of {code}",
+    "units-up-to": "{dose} at one unit per {per} or part of it = {units} of {code}",
+    "units-jw": (
+        "{source} = {package}; {package_units} - {units} administered = {discarded} "
+        "discarded, billed on a second line with JW"
+    ),
+    "units-jz": (
+        "{source} = {package}, all billed as administered: nothing discarded to bill, JZ on "
+        "the line"
+    ),
+    "units-jz-stated": "nothing discarded: JZ on the line",
+    "units-multi-dose": (
+        "No JW or JZ line: JW and JZ are for drugs from single-dose containers or single-use "
+        "packages, and {containers} is a multi-dose container."
+    ),
+    "units-containers-short": (
+        "No JW or JZ line: {containers} hold less than the {dose} administered; check the "
+        "containers."
+    ),
+    "units-containers-count": (
+        "No JW or JZ line: say how many containers ({containers}) the dose came from."
+    ),
+    "units-container-unit": (
+        "No JW or JZ line: {containers} cannot be compared with a dose in {measure}."
+    ),
+    "units-zero-dose": (
+        "Billing units: no units for a dose of {dose}; give the dose that was administered."
+    ),
+    "units-negative-dose": (
+        "Billing units: {dose} is not a dose that can be billed; give the dose that was "
+        "administered."
+    ),
+    "units-too-large": (
+        "Billing units: {dose} would be more than 100 times the largest package the CMS ASP "
+        "crosswalk lists for {code} ({package} billing units); check the dose and its unit. "
+        "No units are given."
+    ),
+    "units-unit-mismatch": (
+        "Billing units: {code} is billed per {per_unit} and the dose is given in {unit}; "
+        "without the product's strength {unit} cannot be turned into {want}, so no units are "
+        "given. Give the dose in {want}."
+    ),
+    "units-no-billing-unit": (
+        "Billing units: the descriptor of {code} does not state an amount per unit that "
+        "{dose} can be divided by, so no units are given."
+    ),
+    "units-per-weight": (
+        "Billing units: {dose} is a dose per kilogram of body weight; give the patient's "
+        "weight in kg, or the dose in {want}, to get the units."
+    ),
+    "units-per-area": (
+        "Billing units: {dose} is a dose per square metre of body surface area; give the "
+        "dose in {want} to get the units."
+    ),
+    "units-range": "Billing units: {dose} is a range; give the one dose that was administered.",
+    "units-two-doses": (
+        "Billing units: the question states more than one dose ({dose}), so none is used. "
+        "Which one was administered?"
     ),
 }
 CLARIFY_REPLY_WORDS = 6  # a reply this short to a clarifying question answers it
@@ -228,6 +292,9 @@ def compose(
         if nocs:
             notices.append(Notice("noc", WORDING["noc"].format(codes=", ".join(nocs)), nocs))
         citations.extend(_modifier_guidance(retriever, shown))
+    drug = drug_units.for_answer(retriever, question, shown, WORDING)
+    remarks.extend(drug.remarks)
+    citations.extend(drug.citations)
 
     # A product-assignment question is a coverage question in disguise ("it has a code, so it
     # is covered"): the coverage statement goes with the product-agnostic one.
@@ -259,6 +326,7 @@ def compose(
         remarks=tuple(remarks),
         follow_up=follow_up,
         date_of_service=filters.date_of_service,
+        units=drug.units,
     )
     from assistant.render import answer_text
 

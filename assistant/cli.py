@@ -333,7 +333,9 @@ def ask(
 ) -> None:
     """Answer a coding QUESTION from the loaded CMS releases, with citations and notices.
 
-    Use - as QUESTION to read it from standard input.
+    A drug question that states a dose ("Opdivo 240 mg", "350 mg from four 100 mg vials")
+    also gets its billing units with the arithmetic and the claim lines (JW or JZ). Use - as
+    QUESTION to read it from standard input.
     """
     from assistant import service
     from assistant.answer import ask as ask_question

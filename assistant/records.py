@@ -158,6 +158,23 @@ class DrugEntry:
 
 
 @dataclass(frozen=True)
+class CrosswalkRow:
+    """One NDC row of the CMS ASP NDC-HCPCS crosswalk, its cells as printed (spacing folded).
+
+    ``billing_units`` is the file's BILLUNITS (billing units in one package item) and
+    ``billing_units_package`` its BILLUNITSPKG (billing units in the whole package).
+    """
+
+    labeler: str
+    ndc: str
+    dosage: str
+    package_size: str = ""
+    package_quantity: str = ""
+    billing_units: str = ""
+    billing_units_package: str = ""
+
+
+@dataclass(frozen=True)
 class CrosswalkEntry:
     """One drug name and HCPCS code pair from the CMS ASP NDC-HCPCS crosswalk.
 
@@ -173,6 +190,7 @@ class CrosswalkEntry:
     billing_units: tuple[str, ...]
     source: str  # source id, e.g. "asp-crosswalk-2026-01"
     code_status: CodeStatus | None = None
+    rows: tuple[CrosswalkRow, ...] = ()  # the NDC rows folded into this entry, by NDC
 
     @property
     def id(self) -> str:
@@ -217,6 +235,20 @@ NOTICE_IDS = (
     "noc",  # a code shown is not otherwise classified
     "no-evidence",  # nothing relevant enough: no code is named
 )
+# Why an answer gives no billing units for a dose it read (Units.problem); the remark that
+# says so is worded in assistant.answer.
+UNITS_PROBLEMS = (
+    "zero-dose",  # a dose of 0
+    "negative-dose",  # a dose below 0
+    "too-large",  # more than 100 times the largest package the ASP crosswalk lists
+    "unit-mismatch",  # mg against a code billed in mL or units, and the like
+    "no-billing-unit",  # the descriptor states no amount per unit (per vial, NOC, tiers)
+    "per-weight",  # mg/kg without the patient's weight
+    "per-area",  # mg/m2: needs the dose itself
+    "range",  # "200-400 mg"
+    "two-doses",  # more than one dose: which one was given?
+)
+CLAIM_MODIFIERS = ("", "JW", "JZ")
 # What a citation quotes: a code's descriptor from a release, a guidance passage, a row of the
 # ASP crosswalk, a line of the Table of Drugs, or a passage of a release's record layout.
 CITATION_KINDS = ("descriptor", "guidance", "crosswalk", "drug-table", "record-layout")
@@ -267,6 +299,48 @@ class Difference:
 
 
 @dataclass(frozen=True)
+class ClaimLine:
+    """One line of a drug claim: the code, its modifier ("", "JW" or "JZ") and billing units."""
+
+    code: str
+    modifier: str
+    units: int
+
+    def __post_init__(self) -> None:
+        if self.modifier not in CLAIM_MODIFIERS:
+            raise ValueError(f"unknown claim modifier {self.modifier!r}")
+
+
+@dataclass(frozen=True)
+class Units:
+    """Billing units for the dose a question states, for one code (assistant.drug_units).
+
+    ``units`` is None when none can be given; ``problem`` (from UNITS_PROBLEMS) then says why.
+    ``discarded_units`` is the JW amount (0 with JZ), None when the question does not say
+    what was in the containers or they were multi-dose. ``arithmetic`` shows the division
+    (and the waste) in words; ``citation`` is the guidance passage the arithmetic follows.
+    Units only: never a price, never a statement that the units will be paid.
+    """
+
+    code: str
+    dose: str  # the dose as the question states it ("240 mg", "5 mg/kg x 82 kg")
+    per_unit: str  # the descriptor's amount per billing unit as it prints it ("per 250 mg")
+    units: int | None = None
+    discarded_units: int | None = None
+    modifier: str = ""  # "JW" with a discarded line, "JZ" when nothing was discarded
+    arithmetic: str = ""
+    lines: tuple[ClaimLine, ...] = ()
+    citation: Citation | None = None
+    problem: str = ""
+
+    def __post_init__(self) -> None:
+        if self.problem and self.problem not in UNITS_PROBLEMS:
+            raise ValueError(f"unknown units problem {self.problem!r}")
+        if self.modifier not in CLAIM_MODIFIERS:
+            raise ValueError(f"unknown claim modifier {self.modifier!r}")
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer as data. Shells (CLI, JSON, chat, exports, eval checks) render these fields;
     ``text`` is the plain-text rendering the composer made of them, for reading only."""
@@ -281,6 +355,7 @@ class Answer:
     date_of_service: date | None = None
     differences: tuple[Difference, ...] = ()  # the best match and its siblings compared
     clarify: str | None = None  # the question to ask when the coder's question did not say
+    units: Units | None = None  # billing units for a dose the question states
     text: str = ""
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.records import Answer, Citation, CodeRecord
+from assistant.records import Answer, Citation, ClaimLine, CodeRecord, Units
 
 
 def code_line(record: CodeRecord) -> str:
@@ -40,13 +40,34 @@ def code_details(record: CodeRecord, answer: Answer) -> list[str]:
     return out
 
 
+def claim_line(line: ClaimLine) -> str:
+    """``J1745-JW x 5 units``."""
+    code = f"{line.code}-{line.modifier}" if line.modifier else line.code
+    return f"{code} x {line.units:,} unit{'' if line.units == 1 else 's'}"
+
+
+def units_lines(units: Units | None) -> list[str]:
+    """The billing units of the answer's dose: its arithmetic and the claim lines (nothing
+    when no number could be given: the remark says why)."""
+    if units is None or units.units is None:
+        return []
+    return [
+        f"Billing units: {units.arithmetic}",
+        "Claim lines: " + "; ".join(claim_line(line) for line in units.lines),
+    ]
+
+
 def answer_text(answer: Answer) -> str:
-    """The answer as plain text: remarks, best match, other candidates, then the notices."""
+    """The answer as plain text: remarks, best match, billing units, other candidates, then
+    the notices."""
     lines = list(answer.remarks)
     if answer.codes:
         best = answer.codes[0]
         lines.append(f"Best match: {code_line(best)}")
         lines.extend(f"  {line}" for line in code_details(best, answer))
+        # Under the best match even when the dose is another candidate's: the arithmetic and
+        # the claim lines name their code.
+        lines.extend(units_lines(answer.units))
         if len(answer.codes) > 1:
             lines.append("Other candidates:")
             lines.extend(f"  - {code_line(r)}" for r in answer.codes[1:])
@@ -92,6 +113,27 @@ def code_json(record: CodeRecord) -> dict[str, Any]:
     }
 
 
+def units_json(units: Units | None) -> dict[str, Any] | None:
+    """``"units"`` of ``hcpcs ask --json``: null when the question states no dose."""
+    if units is None:
+        return None
+    return {
+        "code": units.code,
+        "dose": units.dose,
+        "per_unit": units.per_unit,
+        "units": units.units,
+        "discarded_units": units.discarded_units,
+        "modifier": units.modifier or None,
+        "arithmetic": units.arithmetic or None,
+        "citation": citation_json(units.citation) if units.citation else None,
+        "lines": [
+            {"code": line.code, "modifier": line.modifier or None, "units": line.units}
+            for line in units.lines
+        ],
+        "problem": units.problem or None,
+    }
+
+
 def answer_json(answer: Answer, item_id: str | None = None) -> dict[str, Any]:
     """The JSON shape of ``hcpcs ask --json`` (and of each line of ``--batch``)."""
     out: dict[str, Any] = {} if item_id is None else {"id": item_id}
@@ -115,6 +157,7 @@ def answer_json(answer: Answer, item_id: str | None = None) -> dict[str, Any]:
                 for d in answer.differences
             ],
             "clarify": answer.clarify,
+            "units": units_json(answer.units),
         }
     )
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.bench.chat_load import free_port  # noqa: F401 - the tests take it from here
@@ -217,8 +218,10 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_corpus(root: Path) -> tuple[Path, Path]:
-    """Write a mirror folder and its sources.toml under ``root``; returns (mirror, manifest)."""
+def write_corpus(root: Path, extra_records: Sequence[str] = ()) -> tuple[Path, Path]:
+    """Write a mirror folder and its sources.toml under ``root``; returns (mirror, manifest).
+
+    ``extra_records`` (lines from ``record``) join the newest release."""
     mirror = root / "mirror"
     (mirror / "cms-hcpcs" / "2098-01").mkdir(parents=True)
     (mirror / "cms-hcpcs" / "2099-01").mkdir(parents=True)
@@ -231,7 +234,7 @@ def write_corpus(root: Path) -> tuple[Path, Path]:
         old,
         header="Disclaimer line before the records\r\n\r\n",
     )
-    _release_zip(mirror / "cms-hcpcs/2099-01/hcpcs-2099.zip", "2099", RECORDS)
+    _release_zip(mirror / "cms-hcpcs/2099-01/hcpcs-2099.zip", "2099", [*RECORDS, *extra_records])
     (mirror / "guidance" / "tiny.txt").write_text(GUIDANCE, encoding="utf-8")
     entries = [
         ("hcpcs-2098-01", "cms-hcpcs-release", "cms-hcpcs/2098-01/hcpcs-2098.zip", "2098-01"),
@@ -259,12 +262,14 @@ def write_corpus(root: Path) -> tuple[Path, Path]:
     return mirror, manifest
 
 
-def fixture_env(root: Path, fetched: bool = True) -> dict[str, str]:
+def fixture_env(
+    root: Path, fetched: bool = True, extra_records: Sequence[str] = ()
+) -> dict[str, str]:
     """HCPCS_* variables for the fixture corpus written under ``root`` (and fetched into
     ``root/raw`` unless ``fetched`` is False), with the deterministic hash embedder."""
     from assistant.corpus.sources import fetch, load_sources
 
-    mirror, manifest = write_corpus(root)
+    mirror, manifest = write_corpus(root, extra_records)
     if fetched:
         fetch(load_sources(manifest), root / "raw", mirror)
     return {

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import re
+import zipfile
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
 
+from assistant import drug_units
 from assistant.cli import cli
 from assistant.errors import HcpcsError, UsageError
-from assistant.quiz.builder import QUIZ_KINDS, Option, QuizBuilder, QuizItem
+from assistant.quiz.builder import FORMATS, QUIZ_KINDS, Option, QuizBuilder, QuizItem
+from assistant.quiz.export import export
 from assistant.retrieval import Retriever
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -32,6 +38,9 @@ def test_every_kind_and_difficulty(builder: QuizBuilder, kind: str, difficulty: 
         assert len(item.options) == 4 and sum(o.correct for o in item.options) == 1
         assert len({o.code for o in item.options}) == 4
         right = next(o for o in item.options if o.correct)
+        if item.kind == "units":
+            check_units_item(builder, item)
+            continue
         kind_of = "modifier" if item.kind == "modifier" else "code"
         record = builder.records[(kind_of, right.code)]
         assert f"“{record.long_description}”" in item.explanation
@@ -45,6 +54,58 @@ def test_every_kind_and_difficulty(builder: QuizBuilder, kind: str, difficulty: 
             # No terminated code slips into a quiz that is not about dates of service.
             for option in item.options:
                 assert builder.records[(kind_of, option.code)].termination_date is None
+
+
+def check_units_item(builder: QuizBuilder, item: QuizItem) -> None:
+    """The key is the dose over the descriptor's amount, rounded up: worked out here from the
+    stem's dose and the quoted descriptor, without the builder's arithmetic."""
+    code = item.citation.removeprefix("CMS HCPCS 2026-01, ")
+    record = builder.records[("code", code)]
+    assert record.termination_date is None
+    assert f"“{record.long_description}”" in item.explanation
+    amount, unit = re.search(
+        r"for a dose of ([\d.]+) (mg|g|mcg|units|i\.u\.|mL|mEq)\?", item.stem
+    ).groups()
+    per = drug_units.billing_unit(record.long_description)
+    grams = {"g": Decimal(1000), "mg": Decimal(1), "mcg": Decimal("0.001")}
+    dose = Decimal(amount)
+    if unit in grams and per.unit in grams:
+        dose = dose * grams[unit] / grams[per.unit]
+    expected = math.ceil(dose / per.amount)
+    right = next(o for o in item.options if o.correct)
+    assert right.code == str(expected) and right.text.startswith(f"{expected:,} unit")
+    assert f"= {expected:,} unit" in item.explanation or f"to {expected:,} unit" in item.explanation
+    assert len({o.text for o in item.options}) == 4
+
+
+def test_units_items_are_checked_and_exported_in_every_format(builder: QuizBuilder):
+    quiz = builder.make(6, "units", "hard", sections=("J",), seed=4)
+    assert {item.kind for item in quiz.items} == {"units"}
+    for item in quiz.items:
+        check_units_item(builder, item)
+        # The key moved to the next option: the check works the units out again and refuses.
+        key = [o.correct for o in item.options].index(True)
+        moved = tuple(
+            Option(o.code, o.text, i == (key + 1) % 4) for i, o in enumerate(item.options)
+        )
+        swapped = QuizItem(item.id, item.kind, item.stem, moved, item.explanation, item.citation)
+        with pytest.raises(HcpcsError, match="keyed wrong"):
+            builder.check(swapped)
+    for fmt in FORMATS:
+        data = export(quiz, fmt)
+        if fmt == "qti":
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                text = zf.read("assessment.xml").decode("utf-8")
+        else:
+            text = data.decode("utf-8")
+        for item in quiz.items:
+            right = next(o for o in item.options if o.correct)
+            assert right.text in text, fmt
+            code = item.citation.rsplit(", ", 1)[-1]
+            assert f"billing units of {code}" in text, fmt
+            if fmt != "aiken":  # Aiken holds no feedback at all
+                assert "per unit" in text or "part of it" in text, fmt
+        assert export(quiz, fmt) == data  # byte-identical
 
 
 def test_sections_and_no_look_alike_options(builder: QuizBuilder):

@@ -21,7 +21,7 @@ from pathlib import Path
 from assistant.corpus.guidance import decode_text
 from assistant.corpus.status import code_status
 from assistant.errors import ParseError
-from assistant.records import CodeRecord, CrosswalkEntry
+from assistant.records import CodeRecord, CrosswalkEntry, CrosswalkRow
 
 # A billing code in these files: HCPCS Level II (J9271) or a CPT vaccine code (90371).
 _CODE = re.compile(r"^[A-Z0-9]\d{3}[A-Z0-9]$")
@@ -40,7 +40,16 @@ _CROSSWALK_COLUMNS = {
     "drug_name": ("drugname",),
     "dosage": ("hcpcsdosage",),
     "billing_units": ("billunits",),
+    # Package columns: kept per NDC row for citing one row as printed; optional, so a file
+    # without them still parses.
+    "package_size": ("pkgsize",),
+    "package_quantity": ("pkgqty",),
+    "billing_units_package": ("billunitspkg",),
 }
+# Columns a header row may lack.
+_OPTIONAL_COLUMNS = frozenset(
+    {"notes", "package_size", "package_quantity", "billing_units_package"}
+)
 _PAYMENT_COLUMNS = {
     "code": ("hcpcscode",),
     "short_description": ("shortdescription",),
@@ -72,11 +81,12 @@ def parse_crosswalk(path: Path, source_id: str) -> list[CrosswalkEntry]:
     """Parse an ASP NDC-HCPCS crosswalk CSV into one entry per (drug name, code).
 
     NDC-level rows are folded: labelers, NDCs and billing units become sorted distinct tuples
-    (labelers distinct up to case and spacing, billing units sorted by value). Drug names are
-    kept as printed with outer whitespace trimmed; names of one code that differ only by case
-    or spacing ("Pregnyl"/"PREGNYL", "Polocaine-Mpf"/"Polocaine - Mpf") fold into one entry
-    under the first spelling in file order. The dosage is the one most rows of the entry
-    print (ties: the first). Sorted by code, then drug name.
+    (labelers distinct up to case and spacing, billing units sorted by value); ``rows`` keeps
+    each NDC's own row (labeler, dosage, package and billing units as printed), by NDC. Drug
+    names are kept as printed with outer whitespace trimmed; names of one code that differ
+    only by case or spacing ("Pregnyl"/"PREGNYL", "Polocaine-Mpf"/"Polocaine - Mpf") fold
+    into one entry under the first spelling in file order. The dosage is the one most rows of
+    the entry print (ties: the first). Sorted by code, then drug name.
     """
     rows = _read_rows(path)
     header_at, columns = _find_header(rows, path, _CROSSWALK_COLUMNS, code_first=True)
@@ -146,6 +156,7 @@ class _Group:
         self.labelers: dict[str, str] = {}
         self.ndcs: set[str] = set()
         self.units: set[str] = set()
+        self.rows: dict[str, CrosswalkRow] = {}  # by NDC: the first row printed for it
 
     def add(self, cells: Mapping[str, str]) -> None:
         dosage = _clean(cells["dosage"])
@@ -159,6 +170,16 @@ class _Group:
         units = cells["billing_units"].strip()
         if units:
             self.units.add(units)
+        if ndc and ndc not in self.rows:
+            self.rows[ndc] = CrosswalkRow(
+                labeler=labeler,
+                ndc=ndc,
+                dosage=dosage,
+                package_size=_clean(cells.get("package_size", "")),
+                package_quantity=_clean(cells.get("package_quantity", "")),
+                billing_units=units,
+                billing_units_package=_clean(cells.get("billing_units_package", "")),
+            )
 
     def entry(self, code: str, source_id: str) -> CrosswalkEntry:
         top = max(self.dosages.values())
@@ -172,6 +193,7 @@ class _Group:
             ndcs=tuple(sorted(self.ndcs)),
             billing_units=tuple(sorted(self.units, key=_number_key)),
             source=source_id,
+            rows=tuple(self.rows[ndc] for ndc in sorted(self.rows)),
         )
 
 
@@ -221,7 +243,7 @@ def _find_header(
             index = next((i for i, name in enumerate(names) if name in aliases), None)
             if index is not None:
                 columns[key] = index
-        required = [key for key in wanted if key != "notes"]
+        required = [key for key in wanted if key not in _OPTIONAL_COLUMNS]
         if all(key in columns for key in required):
             return at, columns
     raise ParseError(f"{path.name}: no header row with the expected columns found")

@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant import __version__
 from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at
-from assistant.records import MODIFIER_PATTERN, RECORD_KINDS, Answer
+from assistant.records import MODIFIER_PATTERN, RECORD_KINDS, Answer, Units
 
 # Quality metrics a run is judged by against its baseline (latency is reported, not judged:
 # it depends on the machine's load).
@@ -30,6 +30,7 @@ JUDGED = (
     "citation_validity",
     "coverage_statement_rate",
     "no_code_accuracy",
+    "units_accuracy",
 )
 # Counts that must not grow (a regression when they do): answers with a replaced code first,
 # and answers with a modifier first that asked for none.
@@ -41,6 +42,21 @@ def _matches(pattern: str, text: str) -> bool:
     if len(pattern) > 2 and pattern.startswith("/") and pattern.endswith("/"):
         return re.search(pattern[1:-1], text, re.IGNORECASE) is not None
     return pattern.casefold() in text.casefold()
+
+
+def units_match(expected: dict[str, Any] | None, units: Units | None) -> bool:
+    """The answer's billing units are the ones the item expects (sets.units_schema_error)."""
+    if expected is None:
+        return units is None
+    if units is None or units.code != expected["code"].upper():
+        return False
+    if "problem" in expected:
+        return units.problem == expected["problem"] and units.units is None
+    return (
+        units.units == expected["units"]
+        and units.discarded_units == expected.get("discarded_units")
+        and units.modifier == expected.get("modifier", "")
+    )
 
 
 def check_item(item: dict[str, Any], answer: Answer, valid_citation: Callable) -> dict[str, Any]:
@@ -64,6 +80,8 @@ def check_item(item: dict[str, Any], answer: Answer, valid_citation: Callable) -
     refs = {c.ref for c in answer.citations} | {c.source for c in answer.citations}
     for source in item.get("must_cite", []):
         checks[f"cite:{source}"] = source in refs
+    if "expected_units" in item:
+        checks["units"] = units_match(item["expected_units"], answer.units)
     checks["citations_valid"] = all(valid_citation(c) for c in answer.citations)
     if answer.codes:
         checks["coverage_statement"] = "coverage" in answer.notice_ids
@@ -88,6 +106,7 @@ def metrics(items: list[dict[str, Any]]) -> dict[str, Any]:
     with_notices = [i for i in items if "notices" in i["checks"]]
     with_codes = [i for i in items if "coverage_statement" in i["checks"]]
     no_codes = [i for i in items if "no_codes" in i["checks"]]
+    with_units = [i for i in items if "units" in i["checks"]]
     latencies = [i["latency_ms"] for i in items if "latency_ms" in i]
     out: dict[str, Any] = {
         "n": len(items),
@@ -119,6 +138,10 @@ def metrics(items: list[dict[str, Any]]) -> dict[str, Any]:
     for flag in FIRST_CODE_COUNTS:
         if any(flag in i for i in items):
             out[flag] = sum(1 for i in items if i.get(flag))
+    if with_units:
+        out["units_accuracy"] = round(
+            sum(i["checks"]["units"] for i in with_units) / len(with_units), 4
+        )
     cited = [i["citations"] for i in items if "citations" in i]
     if cited:
         out["citations_per_answer"] = round(sum(cited) / len(cited), 3)
@@ -228,11 +251,14 @@ class FirstCode:
 
 class CitationValidator:
     """A cited descriptor exists in its release with exactly the quoted text; a cited passage
-    exists in the corpus with exactly the quoted text. Dispatched on the citation's kind."""
+    exists in the corpus with exactly the quoted text; a cited crosswalk row or Table of
+    Drugs line exists in its source with exactly the quoted fields. Dispatched on the
+    citation's kind."""
 
     def __init__(self, retriever) -> None:
         self.retriever = retriever
         self.passages = {(p.source, p.text) for p in retriever.passage_by_id.values()}
+        self._drug_rows: set[tuple[str, str, str]] | None = None
 
     def __call__(self, citation) -> bool:
         if citation.kind == "descriptor":
@@ -243,7 +269,27 @@ class CitationValidator:
             return False
         if citation.kind in ("guidance", "record-layout"):
             return (citation.ref, citation.text) in self.passages
+        if citation.kind in ("crosswalk", "drug-table"):
+            return (citation.kind, citation.ref, citation.text) in self.drug_rows()
         return False  # a kind this validator cannot check is not valid
+
+    def drug_rows(self) -> set[tuple[str, str, str]]:
+        """(kind, source, text) of every crosswalk row and Table of Drugs line of the corpus,
+        rendered as the answer quotes them."""
+        if self._drug_rows is None:
+            from assistant.drug_units import crosswalk_text, drug_table_text
+
+            rows = {
+                ("crosswalk", entry.source, crosswalk_text(entry, row))
+                for entry in self.retriever.crosswalk.values()
+                for row in entry.rows
+            }
+            rows |= {
+                ("drug-table", line.source, drug_table_text(line))
+                for line in self.retriever.drugs.values()
+            }
+            self._drug_rows = rows
+        return self._drug_rows
 
 
 def compare(report: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> dict[str, Any]:

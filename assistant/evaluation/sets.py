@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import UsageError
-from assistant.records import NOTICE_IDS
+from assistant.records import CLAIM_MODIFIERS, NOTICE_IDS, UNITS_PROBLEMS
 
 # What a question of a set is about (its "kind", reported per kind).
 QUESTION_KINDS = (
@@ -73,6 +73,10 @@ def read_set(path: Path) -> list[dict[str, Any]]:
         unknown = set(item.get("notices") or ()) - set(NOTICE_IDS)
         if unknown:
             raise UsageError(f"{where}: unknown notice {sorted(unknown)[0]!r}")
+        if "expected_units" in item:
+            problem = units_schema_error(item["expected_units"])
+            if problem:
+                raise UsageError(f"{where}: expected_units {problem}")
         if item.get("date") is not None:
             try:
                 date.fromisoformat(str(item["date"]))
@@ -85,6 +89,42 @@ def read_set(path: Path) -> list[dict[str, Any]]:
     if not items:
         raise UsageError(f"{path}: no questions")
     return items
+
+
+def units_schema_error(value: Any) -> str:
+    """What is wrong with an ``expected_units`` value ("" when nothing is).
+
+    null: the answer gives no billing units. ``{"code", "problem"}``: it refuses with that
+    problem (records.UNITS_PROBLEMS). ``{"code", "units"[, "discarded_units"][, "modifier"]}``:
+    it gives that many units of the code; the JW units (0 with JZ) and modifier default to
+    none.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        return "must be null or an object"
+    if not isinstance(value.get("code"), str):
+        return "needs a 'code' (string)"
+    if "problem" in value:
+        if value["problem"] not in UNITS_PROBLEMS:
+            return f"problem must be one of {', '.join(UNITS_PROBLEMS)}"
+        if set(value) - {"code", "problem"}:
+            return "with a 'problem' takes only 'code'"
+        return ""
+    known = {"code", "units", "discarded_units", "modifier"}
+    if set(value) - known:
+        return f"has unknown keys {sorted(set(value) - known)}"
+    units = value.get("units")
+    if not isinstance(units, int) or isinstance(units, bool) or units < 0:
+        return "needs 'units' (a whole number) or a 'problem'"
+    discarded = value.get("discarded_units")
+    if discarded is not None and (
+        not isinstance(discarded, int) or isinstance(discarded, bool) or discarded < 0
+    ):
+        return "'discarded_units' must be a whole number or null"
+    if value.get("modifier", "") not in CLAIM_MODIFIERS:
+        return "'modifier' must be JW, JZ or empty"
+    return ""
 
 
 def drug_questions(drugs, active_codes: set[str]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ QUIZ_KINDS = (
     "drug",
     "modifier",
     "valid-on-date",
+    "units",
     "mixed",
 )
 DIFFICULTIES = ("easy", "hard")
@@ -130,6 +131,9 @@ class QuizBuilder:
             raise HcpcsError(f"quiz item {item.id}: needs four options, one correct")
         if len({o.code for o in item.options}) != 4 or len({o.text for o in item.options}) != 4:
             raise HcpcsError(f"quiz item {item.id}: options are not distinct")
+        if item.kind == "units":
+            self._check_units(item, correct[0])
+            return
         kind = "modifier" if item.kind == "modifier" else "code"
         record = self.records.get((kind, correct[0].code))
         if record is None:
@@ -162,6 +166,10 @@ class QuizBuilder:
             return [r for r in codes if r.code in drug_codes]
         if kind == "valid-on-date":
             return [r for r in self.terminated if in_sections(r)]
+        if kind == "units":
+            from assistant.drug_units import billing_unit, is_drug
+
+            return [r for r in codes if is_drug(r) and billing_unit(r.long_description)]
         return codes
 
     def _distractors(self, answer, pool: list, difficulty: str, rng, need: int = 3) -> list:
@@ -198,6 +206,8 @@ class QuizBuilder:
     def _item(self, kind: str, answer, pool: list, difficulty: str, rng, number: int):
         if kind == "valid-on-date":
             return self._validity_item(answer, rng, number)
+        if kind == "units":
+            return self._units_item(answer, difficulty, rng, number)
         wrong = self._distractors(answer, pool, difficulty, rng)
         if len(wrong) < 3:
             return None
@@ -294,3 +304,87 @@ class QuizBuilder:
             explanation,
             f"{release_label(self.release)}, {right.code}",
         )
+
+    # ------------------------------------------------------------------ units
+
+    def _units_item(self, record, difficulty: str, rng, number: int):
+        """A dose of a drug code -> its billing units: the dose divided by the descriptor's
+        amount per unit, rounded up between units; the arithmetic in the explanation. Wrong
+        answers are the usual slips: rounding down, one unit off, the dose's own number, a
+        factor of ten (easy: only the far-off ones)."""
+        from decimal import Decimal
+
+        from assistant.answer import WORDING
+        from assistant.drug_units import Dose, arithmetic, billing_unit, compute, fmt
+
+        unit = billing_unit(record.long_description)
+        if unit is None:
+            return None
+        whole = rng.randint(2, 12)
+        amount = unit.amount * whole
+        if rng.random() < 0.4:  # between units: half a unit short of ``whole``
+            amount -= unit.amount / 2
+        measure = unit.unit
+        # Now and then the dose is written in the next measure up or down (1 g, 0.5 mg).
+        if measure == "mg" and amount >= 1000 and amount % 100 == 0 and rng.random() < 0.5:
+            amount, measure = amount / 1000, "g"
+        elif measure == "mcg" and amount >= 100 and rng.random() < 0.5:
+            amount, measure = amount / 1000, "mg"
+        shown = {"iu": "i.u.", "ml": "mL", "meq": "mEq"}.get(measure, measure)
+        text = f"{fmt(amount)} {shown}"
+        claim = compute(record.code, Dose(Decimal(amount), measure, text), unit)
+        if isinstance(claim, str):
+            return None
+        right = claim.units
+        slips = [right * 10, max(1, right // 10), right + right // 2 + 1]
+        if difficulty == "hard":
+            slips = [int(claim.ratio), right - 1, right + 1, int(amount), *slips]
+        wrong: list[int] = []
+        for value in slips:
+            if value > 0 and value != right and value not in wrong:
+                wrong.append(value)
+        if len(wrong) < 3:
+            return None
+        values = [right, *(wrong[:3] if difficulty == "hard" else rng.sample(wrong, 3))]
+        rng.shuffle(values)
+        options = tuple(
+            Option(str(v), f"{v:,} unit{'' if v == 1 else 's'}", v == right) for v in values
+        )
+        stem = (
+            f"How many billing units of {record.code} are reported for a dose of {text}? "
+            f"{record.code} is “{record.long_description}” (CMS HCPCS {self.release})."
+        )
+        explanation = (
+            f"{record.code} is “{record.long_description}” (CMS HCPCS {self.release}). "
+            f"{arithmetic(claim, WORDING)}: the dose divided by the amount per unit, rounded up "
+            "to the next whole unit when it falls between units, as the MAC guidance shows."
+        )
+        return QuizItem(
+            f"q{number:03d}-units",
+            "units",
+            stem,
+            options,
+            explanation,
+            f"{release_label(self.release)}, {record.code}",
+        )
+
+    def _check_units(self, item: QuizItem, correct: Option) -> None:
+        """A units item quotes its code's descriptor and its key is the units the dose in its
+        stem comes to (worked out again here)."""
+        import re
+
+        from assistant.drug_units import Dose, billing_unit, compute, parse_dose
+        from assistant.errors import HcpcsError
+
+        code = item.citation.rsplit(", ", 1)[-1]
+        record = self.records.get(("code", code))
+        if record is None or record.termination_date is not None:
+            raise HcpcsError(f"quiz item {item.id}: {code} is not an active code of the release")
+        if f"“{record.long_description}”" not in item.explanation:
+            raise HcpcsError(f"quiz item {item.id}: the explanation does not quote the release")
+        stated = re.search(r"for a dose of (.+?)\? ", item.stem)
+        dose = parse_dose(stated.group(1)) if stated else None
+        unit = billing_unit(record.long_description)
+        claim = compute(code, dose, unit) if isinstance(dose, Dose) and unit is not None else None
+        if claim is None or isinstance(claim, str) or correct.code != str(claim.units):
+            raise HcpcsError(f"quiz item {item.id}: the units are keyed wrong")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from assistant.answer import AskOptions, Conversation, ask
 from assistant.errors import HcpcsError
-from assistant.records import Answer, CodeRecord
+from assistant.records import Answer, Citation, CodeRecord, Units
 from assistant.render import conversation_markdown
 from assistant.retrieval import Retriever
 from assistant.webapp.loader import Loader, text
@@ -95,12 +95,40 @@ def render_code(record: CodeRecord, best: bool) -> None:
             st.caption(text(" · ".join(details)))
 
 
+def render_units(units: Units | None, evidence: list[Citation]) -> None:
+    """Under a code's card (the best match's, as a rule): the drug name's crosswalk row (or
+    Table of Drugs line), then the claim lines as a small table with the arithmetic beneath
+    (nothing when no number could be given: the remark above says why)."""
+    for c in evidence:
+        st.caption(text(f"{c.text} ({c.source})"))
+    if units is None or units.units is None:
+        return
+    st.table(
+        [
+            {
+                "HCPCS/Modifier": f"{line.code} {line.modifier}".strip(),
+                "Units billed": line.units,
+            }
+            for line in units.lines
+        ]
+    )
+    st.caption(text(units.arithmetic))
+
+
 def render_answer(answer: Answer) -> None:
-    """The answer's fields: remarks, code cards, notices, then the cited guidance."""
+    """The answer's fields: remarks, code cards (the billing units under the card of their
+    code), notices, then the cited guidance."""
     for remark in answer.remarks:
         st.caption(text(remark))
     for n, record in enumerate(answer.codes):
         render_code(record, best=n == 0)
+        # The drug name's row and the claim lines under the card of the code they are for.
+        evidence = [
+            c for c in answer.citations_of("crosswalk", "drug-table") if c.supports == record.code
+        ]
+        units = answer.units if answer.units and answer.units.code == record.code else None
+        if evidence or units:
+            render_units(units, evidence)
     if answer.differences:
         st.caption("How they differ, from their descriptors:")
         st.table(

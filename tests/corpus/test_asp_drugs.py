@@ -14,7 +14,7 @@ from assistant.corpus.asp_drugs import (
     parse_payment_limits,
 )
 from assistant.errors import ParseError
-from assistant.records import CodeRecord, CodeStatus
+from assistant.records import CodeRecord, CodeStatus, CrosswalkRow
 
 HEADER = (
     "_2031_CODE,Short Description,LABELER NAME,NDC2,Drug Name,HCPCS dosage,"
@@ -81,6 +81,25 @@ def test_names_differing_only_by_case_or_spacing_fold(crosswalk_csv: Path) -> No
     ]
     widget = entries[1]
     assert widget.ndcs == ("33333-0001-01", "33333-0002-01")
+
+
+def test_each_ndc_row_is_kept_as_printed(crosswalk_csv: Path) -> None:
+    entries = parse_crosswalk(crosswalk_csv, "asp-test")
+    examplo = next(e for e in entries if e.drug_name == "Examplo")
+    # One row per NDC, in NDC order, each with its own labeler, package and billing units:
+    # the folded tuples cannot say which NDC holds 10 billing units, the rows can.
+    assert examplo.rows == (
+        CrosswalkRow("Acme Pharma LLC", "11111-0001-01", "1 MG", "1", "1", "10", "10"),
+        CrosswalkRow("ACME PHARMA LLC", "11111-0001-02", "1 MG", "2", "1", "2", "2"),
+        CrosswalkRow("Beta Labs Inc", "22222-0002-01", "1 MG", "0.5", "1", "0.5", "0.5"),
+    )
+
+
+def test_package_columns_are_optional(tmp_path: Path) -> None:
+    header = "_2031_CODE,Short Description,LABELER NAME,NDC2,Drug Name,HCPCS dosage,BILLUNITS"
+    path = write_csv(tmp_path / "narrow.csv", [header, "J9999,Inj,Acme,1-1-1,Examplo,1 MG,10"])
+    (entry,) = parse_crosswalk(path, "asp-test")
+    assert entry.rows == (CrosswalkRow("Acme", "1-1-1", "1 MG", "", "", "10", ""),)
 
 
 def test_order_and_ids_are_deterministic(crosswalk_csv: Path) -> None:
