@@ -40,6 +40,7 @@ CREATE TABLE attributes (descriptor TEXT PRIMARY KEY, data TEXT);
 CREATE TABLE successors (code TEXT, successor TEXT, basis TEXT, PRIMARY KEY (code, successor));
 CREATE TABLE glossary (n INTEGER PRIMARY KEY, terms TEXT, means TEXT, basis TEXT, source TEXT,
                        matchcase INTEGER);
+CREATE TABLE families (key TEXT, code TEXT, PRIMARY KEY (key, code));
 """
 
 
@@ -114,9 +115,16 @@ def write_codebook(path: Path, corpus, documents: Iterable) -> None:
         con.close()
 
 
-def write_derived(path: Path, attributes: dict, successors: Iterable, glossary: Iterable) -> None:
+def write_derived(
+    path: Path,
+    attributes: dict,
+    successors: Iterable,
+    glossary: Iterable,
+    families: dict[str, list[str]],
+) -> None:
     """Add what the build derives from the records: descriptor attributes (descriptor text ->
-    ``Attributes.to_data()``), successors of terminated codes, and the glossary."""
+    ``Attributes.to_data()``), successors of terminated codes, the glossary, and the drug
+    families (family key -> codes)."""
     import json
 
     con = sqlite3.connect(path)
@@ -136,6 +144,10 @@ def write_derived(path: Path, attributes: dict, successors: Iterable, glossary: 
                 (n, json.dumps(list(e.terms)), e.means, e.basis, e.source, int(e.case))
                 for n, e in enumerate(glossary)
             ),
+        )
+        con.executemany(
+            "INSERT INTO families VALUES (?,?)",
+            ((key, code) for key, codes in families.items() for code in codes),
         )
         con.commit()
     finally:
@@ -272,6 +284,12 @@ class Codebook:
         ):
             out.setdefault(code, []).append((successor, basis))
         return out
+
+    def family(self, key: str) -> list[str]:
+        """The drug codes of a family (assistant.drug_units.family_key), as the build found."""
+        return [
+            r[0] for r in self._rows("SELECT code FROM families WHERE key=? ORDER BY code", (key,))
+        ]
 
     def glossary(self):
         """The glossary entries the index was built with."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
@@ -1122,26 +1122,17 @@ def family_key(descriptor: str) -> str:
 
 _EPOCH = date(1900, 1, 1)  # sorts a record without a termination date (dropped) last
 
-# Per record store: family key -> the latest record of each code with that key.
-_FAMILIES: weakref.WeakKeyDictionary[Any, dict[str, list[CodeRecord]]] = weakref.WeakKeyDictionary()
 
-
-def _families(book: Any) -> dict[str, list[CodeRecord]]:
-    cached = _FAMILIES.get(book)
-    if cached is None:
-        latest: dict[str, CodeRecord] = {}
-        for record in book.all_codes():  # ordered by code, then release
-            if record.kind == "code":
-                latest[record.code] = record
-        cached = {}
-        for record in latest.values():
-            if not is_drug(record):
-                continue
+def drug_families(latest: Iterable[CodeRecord]) -> dict[str, list[str]]:
+    """Family key -> the drug codes of that family, from each code's latest record (worked
+    out at index build and stored with the records)."""
+    out: dict[str, list[str]] = {}
+    for record in latest:
+        if is_drug(record):
             key = family_key(record.long_description)
             if key:
-                cached.setdefault(key, []).append(record)
-        _FAMILIES[book] = cached
-    return cached
+                out.setdefault(key, []).append(record.code)
+    return out
 
 
 def drug_family(source: Any, record: CodeRecord) -> list[str]:
@@ -1158,7 +1149,11 @@ def drug_family(source: Any, record: CodeRecord) -> list[str]:
     if not key or not is_drug(record):
         return []
     newest = max(r.id for r in book.releases())
-    members = [r for r in _families(book).get(key, []) if r.code != record.code]
+    members = [
+        r
+        for code in book.family(key)
+        if code != record.code and (r := book.latest(code, "code", newest)) is not None
+    ]
 
     def current(r: CodeRecord) -> bool:
         return r.termination_date is None and r.release == newest

@@ -19,8 +19,9 @@ entry contain it; words no loaded file contains at all are unknown. The decision
   Ordinary words that scattered descriptors happen to share ("how tall is mount everest")
   are not an item; context around an item ("78-year-old going home after hip surgery,
   ordered a heavy duty walker") does not hide it. A name no loaded file knows ("Humira
-  40 mg": no Humira in the corpus, and "40 mg" alone names no drug) needs a candidate that
-  accounts for words worth STRONG.
+  40 mg": no Humira in the corpus, and "40 mg" alone names no drug) is excused only when the
+  best text names a term of the trade the question also uses ("pantoprazole ... vial,
+  reconstituted"), not when it shares only everyday words with it ("Humira pen").
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from dataclasses import dataclass
 
 SIMILAR = 0.45  # cosine similarity the best candidate text must reach (the embedding's view)
 SPECIFIC = 7.0  # idf weight of the question's words one candidate text must account for
-STRONG = 12.0  # ... when the question also has a name no loaded file knows
 WHOLE = 0.8  # or this share of all the question's words (a drug name alone: "bevacizumab")
+HALF = 0.5  # or this share, when the best text names the question's most specific word
 TYPO_RATIO = 0.85  # an unknown word this close to a known one is read as that word
 
 # Other code sets, asked for by name. HCPCS questions often mention them in passing, so a
@@ -60,6 +61,11 @@ _SAYS_HCPCS = re.compile(
 
 # Words of coverage, payment, products and code assignment: a question made of these alone
 # is about policy, not about an item.
+# Words of the trade that name no item by themselves (routes, forms, packaging).
+GENERIC_TRADE_WORDS = frozenset(
+    """intravenous intramuscular subcutaneous intrathecal intradermal injection infusion
+    oral tablet capsule dose vial syringe solution suspension unit units mg mcg ml""".split()
+)
 # Words that carry no item, however a question is phrased.
 FUNCTION_WORDS = frozenset(
     """under over into onto via if then when while must may might just also still really
@@ -91,7 +97,7 @@ POLICY_WORDS = frozenset(
 # never what item.
 _QUANTITY_WORD = re.compile(
     r"[\d.,/x-]+|\d+[a-z]{0,3}|mg|mcg|ml|cc|gram|unit|iu|pound|inch|square|each|per|dose|"
-    r"[a-z]\d[\dx]{1,3}x"
+    r"[a-z]\d[\dx]{1,3}x|m2|kg|meq|vial|sdv|mdv"
 )
 
 
@@ -125,6 +131,7 @@ def judge(
     question: str,
     common_words: frozenset[str] = frozenset(),
     similarity: float = 1.0,
+    shorthand: frozenset[str] | dict = frozenset(),
 ) -> Evidence:
     """The evidence for a question.
 
@@ -159,7 +166,7 @@ def judge(
     known: dict[str, str] = {}  # question word -> the indexed token it is (typos read through)
     unknown: list[str] = []
     for word in item_words:
-        if word in idf or any(word in words_ for words_ in candidate_words):
+        if word in idf or word in shorthand or any(word in w for w in candidate_words):
             known[word] = word
             continue
         close = (
@@ -172,15 +179,33 @@ def judge(
         elif word not in common_words:
             unknown.append(word)
     top = max(idf.values()) if idf else 1.0
-    best = max(
-        (
-            sum(idf.get(token, top) for token in known.values() if token in words_)
-            for words_ in candidate_words
-        ),
-        default=0.0,
-    )
-    total = sum(idf.get(token, top) for token in known.values()) + top * len(unknown)
+    weights = {token: idf.get(token, top) for token in known.values()}
+    explained = [
+        sum(weight for token, weight in weights.items() if token in words_)
+        for words_ in candidate_words
+    ]
+    best = max(explained, default=0.0)
+    total = sum(weights.values()) + top * len(unknown)
     share = round(best / total, 3) if total else 0.0
-    needed = STRONG if unknown else SPECIFIC
-    ok = (best >= needed or share >= WHOLE) and similarity >= SIMILAR
+    # The question's most specific known word ("bortezomib"), named by the best text.
+    rarest = max(weights, key=lambda t: (weights[t], t)) if weights else ""
+    names_it = any(
+        rarest in words_ and score == best
+        for words_, score in zip(candidate_words, explained, strict=True)
+    )
+    if unknown:
+        # A name no loaded file knows is excused only when the best text names a term of the
+        # trade the question also uses ("pantoprazole 40 mg IV, reconstituted"); everyday
+        # words around an unknown name ("Humira 40 mg pen") name nothing.
+        known_total = sum(weights.values())
+        best_words = candidate_words[explained.index(best)] if explained else set()
+        trade = [
+            t
+            for t in weights
+            if t in best_words and t not in common_words and t not in GENERIC_TRADE_WORDS
+        ]
+        enough = bool(trade) and known_total > 0 and best / known_total >= HALF
+    else:
+        enough = best >= SPECIFIC or share >= WHOLE or (names_it and share >= HALF)
+    ok = enough and similarity >= SIMILAR
     return Evidence(ok, "explained" if ok else "unexplained", share, tuple(unknown))

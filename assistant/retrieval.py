@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from assistant.attributes import Attributes, Match, root
 from assistant.attributes import parse as parse_attributes
 from assistant.codebook import Codebook, ReleaseInfo
 from assistant.config import Settings
+from assistant.drug_units import drug_family, family_key, is_drug, parse_supply
 from assistant.english import common_words
 from assistant.errors import UsageError
 from assistant.evidence import Evidence
@@ -298,6 +299,10 @@ class Retriever:
             searched = " ".join(_MODIFIER_WORD.sub(" ", question).split()) or question
         uses: list = []
         if hybrid:
+            # The containers a dose came from ("from two 100 mg single-dose vials") say how the
+            # drug was packed, not which drug: left out of the search.
+            for container in parse_supply(searched).containers:
+                searched = " ".join(searched.replace(container.text, " ").split()) or searched
             searched, uses = self.glossary.expand(searched)
         query = f"{searched} {context}".strip() if context else searched
 
@@ -410,7 +415,48 @@ class Retriever:
         scored = rerank.current_first(scored, self.successors, context, record_of)
         matches = {(s.hit.record.kind, s.hit.record.code): s.match for s in scored}
         ranked = sorted((s.hit for s in scored), key=rank_key)
-        return ranked + tail, matches
+        return self._same_drug_next(ranked + tail, record_of), matches
+
+    def _same_drug_next(self, hits: list[Hit], record_of) -> list[Hit]:
+        """When the best match is a drug's code, the same drug's other codes (routes,
+        formulations, biosimilars, a replaced predecessor: assistant.drug_units.drug_family)
+        come next, before any other drug that merely shares a dose or a word."""
+        if not hits or not is_drug(hits[0].record):
+            return hits
+        family = drug_family(self, hits[0].record)
+        key = family_key(hits[0].record.long_description)
+        # Candidates naming the same drug count too (a NOC code of it: "triamcinolone
+        # acetonide, not otherwise specified").
+        family += [
+            h.record.code
+            for h in hits[1:]
+            if h.record.kind == "code"
+            and h.record.code not in family
+            and family_key(h.record.long_description) == key
+        ]
+        if not family:
+            return hits
+        by_code = {h.record.code: h for h in hits if h.record.kind == "code"}
+        best = hits[0]
+        same = []
+        for code in family:
+            hit = by_code.get(code)
+            if hit is None:
+                record = record_of(code)
+                if record is None:
+                    continue
+                hit = Hit(record, 0.0, ("same drug",))
+            same.append(hit)
+        same.sort(key=lambda h: (-h.score, h.record.terminated, h.record.code))
+        # Scores stay below the best's and above the rest's, so the order is the score order.
+        floor = max((h.score for h in hits[1:] if h not in same), default=0.0)
+        step = (best.score - floor) / (len(same) + 1) if best.score > floor else 0.0
+        lifted = [
+            replace(h, score=max(h.score, floor + step * (len(same) - n)))
+            for n, h in enumerate(same)
+        ]
+        rest = [h for h in hits[1:] if h not in same]
+        return [best, *lifted, *rest]
 
     def _cache_attributes(self, descriptors) -> None:
         missing = [d for d in descriptors if d not in self._attributes]
@@ -612,6 +658,7 @@ class Retriever:
             similarity=next(
                 (score for n, score in dense_ranked if self.doc_kind[n] != "passage"), 0.0
             ),
+            shorthand=ABBREVIATIONS,
         )
 
     def _terms_of(self, n: int) -> set[str]:

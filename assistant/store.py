@@ -290,7 +290,7 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
 
         derive.join()
         derived = derive.result()
-        write_derived(tmp / "records.sqlite", *derived[:3])
+        write_derived(tmp / "records.sqlite", *derived[:3], derived[4])
         stages.lap("derived")
 
         manifest = _describe(settings, build_id, collection_name, embedder, corpus, documents)
@@ -329,6 +329,7 @@ class _Derive(threading.Thread):
     def run(self) -> None:
         try:
             from assistant.attributes import parse
+            from assistant.drug_units import drug_families
             from assistant.glossary import load
             from assistant.successors import find_successors
 
@@ -341,7 +342,11 @@ class _Derive(threading.Thread):
             attributes = {text: parse(text, descriptor=True).to_data() for text in sorted(texts)}
             newest = self.corpus.releases[max(self.corpus.releases)]
             successors = find_successors(newest.codes.values())
-            self._result = (attributes, successors, entries, sha)
+            latest = {}
+            for rid in sorted(self.corpus.releases):
+                latest.update(self.corpus.releases[rid].codes)
+            families = drug_families(latest.values())
+            self._result = (attributes, successors, entries, sha, families)
         except BaseException as exc:  # raised again by result(), in the building thread
             self._error = exc
 
