@@ -151,8 +151,14 @@ def test_evidence_rules():
     busy = judge(["hip", "heavy", "duty", "walker"], walker, IDF, {}, False, "q")
     assert busy.ok
     # a name no file knows, and only a word that names no item: no evidence, and said why
-    humira = judge(["humira", "pen"], [{"pen"}], IDF, {}, False, "Humira 40 mg pen")
+    common = frozenset({"pen", "ride"})
+    humira = judge(["humira", "pen"], [{"pen"}], IDF, {}, False, "Humira 40 mg pen", common)
     assert not humira.ok and humira.unknown == ("humira",)
+    # ... unless the best text names a term of the trade the question uses
+    idf = IDF | {"pantoprazole": 7.7}
+    words = ["pantoprazole", "reconstituted"]
+    trade = judge(words, [{"pantoprazole"}], idf, {}, False, "q", common)
+    assert trade.ok and trade.unknown == ("reconstituted",)
     # an everyday word no file has is not a name
     ride = judge(["walker", "wheel", "ride"], walker, IDF, {}, False, "q", frozenset({"ride"}))
     assert ride.ok and ride.unknown == ()
