@@ -26,7 +26,7 @@ from assistant.records import (
     release_label,
 )
 
-PARSER_VERSION = "release-1"
+PARSER_VERSION = "release-2"
 RECORD_LENGTH = 320
 ENCODING = "cp1252"
 
@@ -205,7 +205,13 @@ def parse_layout(text: str, name: str) -> Layout:
 
 
 def parse_notes(text: str) -> dict[str, str]:
-    """Processing notes: note number ("0013") -> note text, whitespace and margins removed."""
+    """Processing notes: note number ("0013") -> note text, margins removed.
+
+    A note is its ``NNNN--`` line and every indented line after it up to a blank one; its
+    lines are joined with one space. Since about 2010 CMS indents continuation lines with tabs
+    (``\t\tGUIDELINES.``) as often as with spaces, so any leading whitespace continues a note.
+    The right margin's ``*`` is not text; a line holding only the margin is blank.
+    """
     notes: dict[str, str] = {}
     current: str | None = None
     for raw in text.replace("\r", "").split("\n"):
@@ -216,10 +222,10 @@ def parse_notes(text: str) -> dict[str, str]:
         if m:
             current = m.group(1)
             notes[current] = m.group(2).strip()
-        elif current is not None and line.strip() and line.startswith(" " * 12):
-            notes[current] = f"{notes[current]} {line.strip()}"
         elif not line.strip():
             current = None
+        elif current is not None and line[0].isspace():
+            notes[current] = f"{notes[current]} {line.strip()}"
     return notes
 
 
