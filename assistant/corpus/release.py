@@ -72,11 +72,17 @@ _NOTE = re.compile(r"^\s*(\d{4})--(.*)$")
 
 @dataclass(frozen=True)
 class Layout:
-    """Field positions and code meanings read from a release's record layout file."""
+    """Field positions and code meanings read from a release's record layout file.
+
+    ``tables`` holds each code table as the file writes it, one line per entry (its wrapped
+    lines joined) or sub-heading ("Clinical Lab Fee Schedule"), whitespace folded: the units a
+    citation of the layout quotes. Rulers under sub-headings ("-----") are not text.
+    """
 
     name: str
     positions: dict[str, tuple[int, int]]
     codes: dict[str, dict[str, str]]
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def meaning(self, key: str, value: str) -> str:
         return self.codes.get(key, {}).get(value, "")
@@ -147,6 +153,7 @@ def parse_layout(text: str, name: str) -> Layout:
     by_name = {v[0].casefold(): k for k, v in FIELDS.items()}
     positions: dict[str, tuple[int, int]] = {}
     codes: dict[str, dict[str, str]] = {}
+    tables: dict[str, list[str]] = {}
     current: str | None = None
     in_codes = False
     code_indent = 0
@@ -182,16 +189,20 @@ def parse_layout(text: str, name: str) -> Layout:
         if not stripped or set(stripped) <= {"-", "*"}:
             continue
         m = _CODE_LINE.match(line)
+        units = tables.setdefault(current, [])
         if m:
             if not code_indent:
                 code_indent = len(m.group(1))
             last = m.group(2)
             codes.setdefault(current, {})[last] = m.group(3)
+            units.append(stripped)
         elif last is not None and len(line) - len(line.lstrip()) > code_indent:
             table = codes[current]
             table[last] = f"{table[last]} {stripped}"
+            units[-1] = f"{units[-1]} {stripped}"
         else:
             last = None  # a sub-heading inside a code table (e.g. "Clinical Lab Fee Schedule")
+            units.append(stripped)
     for key, (field_name, beg, end, _occ) in FIELDS.items():
         got = positions.get(key)
         if got is None:
@@ -201,7 +212,12 @@ def parse_layout(text: str, name: str) -> Layout:
                 f"{name}: unknown record layout ({field_name} at {got[0]}-{got[1]}, "
                 f"expected {beg}-{end})"
             )
-    return Layout(name=name, positions=positions, codes=codes)
+    folded = {
+        key: tuple(" ".join(unit.split()) for unit in units)
+        for key, units in tables.items()
+        if key in CODED_FIELDS and key in codes
+    }
+    return Layout(name=name, positions=positions, codes=codes, tables=folded)
 
 
 def parse_notes(text: str) -> dict[str, str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.corpus.loader import layout_passages
+from assistant.corpus.quotes import fold, quoted_in
 from assistant.corpus.release import (
     parse_layout,
     parse_notes,
@@ -171,6 +173,38 @@ def test_release_from_zip_with_noc_list(tmp_path: Path):
     assert release.codes["E1399"].noc and not release.codes["E0601"].noc
     assert release.noc_list == "NOC_Codes_2099.prn"
     assert layout.meaning("coverage", "C") == "Carrier judgment"
+
+
+def test_layout_passages_quote_the_code_tables(tmp_path: Path):
+    """One passage per code table: an entry a line (its wrapped lines joined), sub-headings
+    kept, rulers dropped, the field name only in the section: the layout's words in order."""
+    assert LAYOUT.tables["pricing"] == (
+        "00 = Service not separately priced by part B",
+        "Clinical Lab Fee Schedule",
+        "36 = Capped rental DME (price subject to floors and ceilings)",
+    )
+    mirror, _manifest = write_corpus(tmp_path)
+    release, _layout = parse_release(
+        [mirror / "cms-hcpcs/2099-01/hcpcs-2099.zip"], "2099-01", date(2099, 1, 1)
+    )
+    passages = {p.section: p for p in layout_passages(release)}
+    assert set(passages) == {
+        "HCPCS Pricing Indicator Code",
+        "HCPCS Coverage Code",
+        "HCPCS Action Code",
+    }
+    action = passages["HCPCS Action Code"]
+    assert action.kind == "record-layout" and action.source == "hcpcs-2099-01-layout"
+    assert action.citation == "CMS HCPCS 2099-01 record layout, HCPCS Action Code"
+    assert action.text.splitlines() == [
+        "A = Add procedure or modifier code",
+        "D = Discontinue procedure or modifier code",
+        "N = No maintenance for this code",
+    ]
+    raw = fold(layout_text())
+    for passage in passages.values():
+        assert not passage.text.startswith("HCPCS")  # the field name is not the layout's text
+        assert quoted_in(passage.text, raw), passage.text
 
 
 def test_release_without_layout_uses_fallback(tmp_path: Path):
