@@ -189,6 +189,12 @@ class QuizBuilder:
         sections: tuple[str, ...] = (),
         seed: int = 0,
     ) -> Quiz:
+        """A quiz of ``count`` checked items; a refused draft is replaced by a new draw (each
+        key has one chance), and the reasons are counted in ``Quiz.rejected``.
+
+        Raises UsageError for bad arguments, a selection with fewer than four keys for a kind,
+        or one that cannot give ``count`` distinct items.
+        """
         from assistant.errors import UsageError
 
         if kind not in QUIZ_KINDS:
