@@ -258,16 +258,18 @@ class CitationValidator:
     with exactly the quoted fields."""
 
     def __init__(self, retriever) -> None:
-        from assistant.corpus.quotes import SourceTexts
-
         self.retriever = retriever
-        self.texts = SourceTexts(retriever.settings)
+        self._texts = None  # the raw files, read when a citation first needs them
         self._drug_rows: set[tuple[str, str, str]] | None = None
 
     def __call__(self, citation) -> bool:
         if citation.kind in ("crosswalk", "drug-table"):
             return (citation.kind, citation.ref, citation.text) in self.drug_rows()
-        return self.texts.check(citation)
+        if self._texts is None:
+            from assistant.corpus.quotes import SourceTexts
+
+            self._texts = SourceTexts(self.retriever.settings)
+        return self._texts.check(citation)
 
     def drug_rows(self) -> set[tuple[str, str, str]]:
         """(kind, source, text) of every crosswalk row and Table of Drugs line of the corpus,
