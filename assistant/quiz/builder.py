@@ -47,7 +47,7 @@ REJECTIONS = {
     "key-revealed": "the item's id (its title in every export) or its stem contains the key",
     "option-named": "the stem names another option, or an option names the code asked about",
     "date-ignored": "a date-of-service item whose key is the only option still valid today",
-    "repeated-options": "another item of the quiz has the same four options",
+    "repeated-options": "another item of the quiz has the same four options (units: and code)",
     "repeated-stem": "another item of the quiz asks the same question",
 }
 NO_DRAFT = "no-draft"
@@ -299,14 +299,21 @@ class QuizBuilder:
             out.append("key-revealed")
         if self._named(item, key):
             out.append("option-named")
-        options = frozenset(o.code for o in item.options)
-        if any(frozenset(o.code for o in other.options) == options for other in earlier):
+        options = self._option_set(item)
+        if any(self._option_set(other) == options for other in earlier):
             out.append("repeated-options")
         if any(other.stem == item.stem for other in earlier):
             out.append("repeated-stem")
         return out
 
     # ------------------------------------------------------------------ checks
+
+    def _option_set(self, item: QuizItem) -> tuple[str, frozenset[str]]:
+        """What makes two items' options the same: the codes offered; for options that are
+        values (units), the values for the same code (4 units of J9045 is not 4 of J9299)."""
+        spec = self._kinds.get(item.kind)
+        about = "" if spec is None or spec.record_kind else item.subject
+        return about, frozenset(o.code for o in item.options)
 
     def _quoted(self, item: QuizItem, spec: _Kind, key: Option) -> CodeRecord | None:
         """The record the explanation must quote: the key's, or for an item whose options are
