@@ -543,7 +543,8 @@ def quiz() -> None:
     type=click.Choice(DIFFICULTIES),
     default="easy",
     show_default=True,
-    help="easy: other codes of the section; hard: its nearest neighbours.",
+    help="easy: other codes of the section; hard: its nearest neighbours "
+    "(valid-on-date: codes terminated since, dates close together).",
 )
 @click.option("--release", help="Release to draw from (default: the newest).")
 @click.option(

@@ -168,12 +168,16 @@ def quote(text: str, limit: int = 240) -> str:
 
 
 def format_answer(answer: Answer) -> str:
-    """The CLI's text: the answer, then its numbered sources and the notice ids."""
+    """The CLI's text: the answer, then its numbered sources and the notice ids.
+
+    A quotation of several units (paragraphs, layout entries) keeps one unit a line, indented
+    under its source."""
     lines = [answer.text]
     if answer.citations:
         lines += ["", "Sources:"]
         for n, c in enumerate(answer.citations, 1):
-            lines.append(f'  [{n}] {c.source}, {c.locator} ({c.kind}): "{quote(c.text)}"')
+            text = quote(c.text).replace("\n", "\n      ")
+            lines.append(f'  [{n}] {c.source}, {c.locator} ({c.kind}): "{text}"')
     if answer.notices:
         lines += ["", "Notices: " + ", ".join(answer.notice_ids)]
     return "\n".join(lines)
@@ -190,6 +194,10 @@ def conversation_markdown(turns: list[tuple[str, Answer | str]]) -> str:
         out += [answer.text, ""]
         if answer.citations:
             out.append("Sources:")
-            out += [f"- {c.source}, {c.locator}: “{c.text}”" for c in answer.citations]
+            # One unit of a quotation a line, within its list item.
+            out += [
+                f"- {c.source}, {c.locator}: “{c.text}”".replace("\n", "  \n  ")
+                for c in answer.citations
+            ]
             out.append("")
     return "\n".join(out)

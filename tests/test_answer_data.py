@@ -23,7 +23,7 @@ from assistant.cli import cli
 from assistant.config import Settings
 from assistant.embeddings import HashEmbedder
 from assistant.evaluation.runner import CitationValidator, check_item
-from assistant.records import CITATION_KINDS, NOTICE_IDS, Citation, Notice
+from assistant.records import CITATION_KINDS, NOTICE_IDS, Answer, Citation, Notice
 from assistant.render import answer_json, answer_text, conversation_markdown, format_answer
 from assistant.retrieval import Filters, Retriever
 from tests.fixture_corpus import fixture_env
@@ -131,3 +131,34 @@ def test_load_test_client_reads_the_same_wording(reworded):
     from assistant.bench import chat_load
 
     assert chat_load.WORDING["coverage"].startswith("[[coverage]]")
+
+
+def test_a_quotation_of_several_units_keeps_one_unit_a_line():
+    """A record-layout table or a run of paragraphs is quoted an entry (paragraph) a line; the
+    CLI, the Markdown export and the chat keep those lines apart and show the source's marks."""
+    table = Citation(
+        "record-layout",
+        "CMS HCPCS 2026-01 record layout",
+        "HCPCS Coverage Code",
+        "C = Carrier judgment\nD = Special coverage instructions apply",
+        ref="hcpcs-2026-01-layout",
+        supports="coverage",
+    )
+    answer = Answer(question="q", release="2026-01", citations=(table,), text="A.")
+    cli_text = format_answer(answer)
+    assert '(record-layout): "C = Carrier judgment\n      D = Special coverage' in cli_text
+    exported = conversation_markdown([("q", answer)])
+    assert "“C = Carrier judgment  \n  D = Special coverage instructions apply”" in exported
+
+    def page() -> None:
+        from assistant.records import Answer, Citation
+        from assistant.webapp.chat import render_answer
+
+        quote = "> (2) Code sets:\n> > (i) Widgets."
+        cited = Citation("guidance", "99 CFR 1.2", "(2)", quote, "cfr")
+        render_answer(Answer(question="q", release="2026-01", citations=(cited,)))
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    shown = [m.value for m in at.expander[0].markdown]
+    assert shown[1] == "> \\> \\(2\\) Code sets:\n>\n> \\> \\> \\(i\\) Widgets\\."

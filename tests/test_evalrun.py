@@ -199,3 +199,37 @@ def test_report_page_shows_metrics_and_failures(env, tmp_path: Path, monkeypatch
     assert not at.exception
     assert at.selectbox[0].value == "reports/r.json"
     assert "Failing items (1)" in [s.value for s in at.subheader]
+
+
+def test_citation_validity_reads_the_raw_files(env):
+    """A citation is valid when the raw file says it, not when the index does: a passage the
+    parser rebuilt (the field name put in front, say) fails even though the index holds it."""
+    from dataclasses import replace
+
+    from assistant.answer import ask
+    from assistant.evaluation.runner import CitationValidator, check_item
+    from assistant.records import Citation
+    from assistant.retrieval import Retriever
+
+    retriever = Retriever(Settings.from_env(env), embedder=HashEmbedder()).load()
+    answer, _ = ask(retriever, "what is E0601?")
+    assert {c.kind for c in answer.citations} == {"descriptor", "guidance"}
+    assert all(CitationValidator(retriever)(c) for c in answer.citations)
+
+    pid, passage = next(
+        (pid, p) for pid, p in retriever.passage_by_id.items() if "of itself" in p.text
+    )
+    retriever.passage_by_id[pid] = replace(passage, text=f"{passage.section}: {passage.text}")
+    answer, _ = ask(retriever, "what is E0601?")
+    rebuilt = [c for c in answer.citations if c.text.startswith(passage.section)]
+    assert rebuilt
+    validator = CitationValidator(retriever)
+    assert not validator(rebuilt[0])
+    item = {"id": "x", "question": answer.question, "expected_codes": ["E0601"]}
+    assert not check_item(item, answer, validator)["checks"]["citations_valid"]
+    # A descriptor is quoted whole and exactly, from the release the citation names.
+    cpap = next(c for c in answer.citations if c.kind == "descriptor")
+    assert validator(cpap)
+    assert not validator(replace(cpap, text=cpap.text.upper()))
+    assert not validator(replace(cpap, ref="2097-01"))
+    assert not validator(Citation("crosswalk", "t", "E0601", cpap.text, "tiny-guidance"))

@@ -21,7 +21,7 @@ NASTY = 'Walker: {folding} = ~wheeled #2 & "quoted" <b>'
 def _item(number: int, stem: str, texts: list[str], right: int, explanation: str) -> QuizItem:
     options = tuple(Option(f"E{number}{i:02d}", text, i == right) for i, text in enumerate(texts))
     return QuizItem(
-        f"q{number:03d}-mixed-E{number}",
+        f"q{number:03d}-mixed",  # ids never carry the key: they title the item in every export
         "mixed",
         stem,
         options,
@@ -142,7 +142,7 @@ def test_gift_round_trip():
 
 def test_gift_layout_and_escapes():
     text = export(QUIZ, "gift").decode("utf-8")
-    assert "::q001-mixed-E1::[plain]Which code is described as “Walker\\: \\{folding\\}" in text
+    assert "::q001-mixed::[plain]Which code is described as “Walker\\: \\{folding\\}" in text
     assert '\\= \\~wheeled \\#2 & "quoted" <b>' in text
     assert "~%0%%50% off" in text  # would otherwise be read as a 50 % weight
     assert "\\\\slash" in text and "CPAP\\: the right one.\\nSecond line" in text

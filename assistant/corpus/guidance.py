@@ -5,10 +5,15 @@ the document title, a section path and a citation:
 
 - regulation text (CFR, U.S.C.) is cited by paragraph label: ``42 CFR 414.40(a)``. Labels
   nest by their kind, (a) > (1) > (i) > (A) in the CFR and (a) > (1) > (A) > (i) in the
-  U.S.C.; eCFR-style ``> `` quote markers are stripped (they do not nest reliably: 45 CFR
+  U.S.C.; eCFR-style ``> `` quote markers do not decide it (they do not nest reliably: 45 CFR
   162.1002 puts (a) one level deeper than (b)). A definition ("X means ...") is cited by its
   term, a "[65 FR ...]" line as the source note.
 - other documents are cited by heading: ``<citation>, Summary``.
+
+A passage's text is a quotation: its paragraphs as the file has them (quote markers, bullets,
+links and emphasis included, wrapped lines joined, whitespace folded), one paragraph a line,
+in the file's order, so each line is found verbatim in the file (``source_text``). Labels,
+headings and definitions are read from the paragraphs' plain text.
 
 Very short fragments (a heading alone, a "(2)" with nothing after it, one-line list items)
 never stand alone when they can join their section: a lead-in joins what follows it, a
@@ -113,6 +118,60 @@ def parse_cms_readme(text: str, source_id: str, release: str) -> list[Passage]:
     return passages
 
 
+def source_text(data: bytes, name: str) -> str:
+    """A guidance file's text as its passages quote it: what a reader of the file sees.
+
+    Markdown and plain text are quoted as written, markers and markup included; a Markdown
+    character reference (``&#40;``) is the character it stands for. HTML is its text content
+    (tags are not words), a PDF its text layer.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix == ".pdf":
+        from pypdf import PdfReader
+
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                reader.decrypt("")
+            return "\n".join(page.extract_text() or "" for page in reader.pages)
+        except Exception as exc:  # pypdf raises many types on damaged files
+            raise ParseError(f"{name}: unreadable PDF: {type(exc).__name__}: {exc}") from exc
+    text = _decode(data, name)
+    if suffix in {".md", ".markdown"}:
+        return html.unescape(text)
+    if suffix in {".html", ".htm"}:
+        words = _HtmlText()
+        words.feed(text)
+        words.close()
+        return "".join(words.parts)
+    return text
+
+
+class _HtmlText(HTMLParser):
+    """All the text of an HTML page but its scripts, styles and head; a block tag breaks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HtmlReader._SKIP:
+            self._skip += 1
+        elif tag in _HtmlReader._BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HtmlReader._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _HtmlReader._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
 @dataclass(frozen=True)
 class _Block:
     """A heading or a paragraph as read from the file, before any structure is applied."""
@@ -122,6 +181,7 @@ class _Block:
     level: int = 0  # heading level 1-6; 0 in formats without levels (text, PDF)
     depth: int = 0  # quote nesting of a markdown paragraph
     raw: str = ""  # the markdown source of the text, for ``*Paragraph heading.*``
+    quote: str = ""  # the paragraph as the file has it (markers, markup), whitespace folded
 
 
 @dataclass(frozen=True)
@@ -150,6 +210,7 @@ class _Unit:
     context: str = ""  # a defined term, or "Source note"
     context_kind: str = ""  # "term", "note" or ""
     group: tuple = field(default=(), compare=False)
+    quote: str = ""  # the paragraph in the source's words: what a passage quotes
 
 
 # --- reading formats -------------------------------------------------------------------------
@@ -178,13 +239,16 @@ def _md_blocks(text: str) -> list[_Block]:
     """Headings and paragraphs of markdown; ``>`` markers become a depth, comments vanish."""
     blocks: list[_Block] = []
     buf: list[str] = []
+    source: list[str] = []  # the same lines with their quote markers
     depth = 0
 
     def flush() -> None:
         if buf:
             raw = " ".join(buf)
-            blocks.append(_Block(_strip_bullet(_md_inline(raw)), depth=depth, raw=raw))
+            quote = _squash(html.unescape(" ".join(source)))
+            blocks.append(_Block(_strip_bullet(_md_inline(raw)), depth=depth, raw=raw, quote=quote))
             buf.clear()
+            source.clear()
 
     for line in _COMMENT.sub("", text).split("\n"):
         quote = _MD_QUOTE.match(line)
@@ -202,6 +266,7 @@ def _md_blocks(text: str) -> list[_Block]:
             flush()
         depth = line_depth
         buf.append(content)
+        source.append(line)
     flush()
     return [block for block in blocks if block.text]
 
@@ -260,7 +325,8 @@ def _txt_blocks(text: str, title_line: bool = True) -> tuple[str | None, list[_B
         if len(para) == 1 and not last and _heading_like(para[0]):
             blocks.append(_Block(_squash(para[0]), heading=True))
         else:
-            blocks.append(_Block(_strip_bullet(_squash(" ".join(para)))))
+            quote = _squash(" ".join(para))
+            blocks.append(_Block(_strip_bullet(quote), quote=quote))
     return title, [block for block in blocks if block.text]
 
 
@@ -320,7 +386,7 @@ class _HtmlReader(HTMLParser):
         if text and self._level:
             self.blocks.append(_Block(text, heading=True, level=self._level))
         elif text:
-            self.blocks.append(_Block(_strip_bullet(text), depth=self._depth))
+            self.blocks.append(_Block(_strip_bullet(text), depth=self._depth, quote=text))
 
     def close(self) -> None:
         super().close()
@@ -368,7 +434,8 @@ def _pdf_blocks(data: bytes, name: str) -> tuple[str | None, list[_Block]]:
 
     def flush() -> None:
         if buf:
-            blocks.append(_Block(_strip_bullet(" ".join(buf))))
+            quote = " ".join(buf)
+            blocks.append(_Block(_strip_bullet(quote), quote=quote))
             buf.clear()
 
     for line in lines:
@@ -540,6 +607,7 @@ def _units(blocks: Sequence[_Block], doc: _Document) -> list[_Unit]:
                 context=context,
                 context_kind=context_kind,
                 group=(heading_path, context_kind, context, top),
+                quote=block.quote or text,
             )
         )
     return units
@@ -634,7 +702,7 @@ def _passages(blocks: Sequence[_Block], doc: _Document, source_id: str) -> list[
                 source=source_id,
                 title=doc.title,
                 section=section,
-                text="\n".join(unit.text for unit in chunk),
+                text="\n".join(unit.quote for unit in chunk),
                 citation=citation,
                 order=order,
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +137,12 @@ def load_releases(
 
 
 def layout_passages(release: Release) -> list[Passage]:
-    """The record layout's code tables as citable passages (what each coverage code means...)."""
+    """The record layout's code tables as citable passages (what each coverage code means...).
+
+    A passage is one field's code table in the layout's words: a line per entry ("D = Special
+    coverage instructions apply", its wrapped lines joined) or sub-heading, in the file's
+    order. The field's name is the passage's section, not part of the quotation.
+    """
     from assistant.corpus.release import parse_layout
 
     if not release.layout_text:
@@ -146,17 +150,16 @@ def layout_passages(release: Release) -> list[Passage]:
     layout = parse_layout(release.layout_text, release.layout_name)
     out = []
     for order, key in enumerate(CODED_FIELDS):
-        table = layout.codes.get(key)
+        table = layout.tables.get(key)
         if not table:
             continue
         name = FIELDS[key][0]
-        text = f"{name}: " + "; ".join(f"{code} = {meaning}" for code, meaning in table.items())
         out.append(
             Passage(
                 source=f"hcpcs-{release.id}-layout",
                 title=f"{release_label(release.id)} record layout",
                 section=name,
-                text=re.sub(r"\s+", " ", text),
+                text="\n".join(table),
                 citation=f"{release_label(release.id)} record layout, {name}",
                 order=order,
                 kind="record-layout",

@@ -26,7 +26,7 @@ from assistant.records import (
     release_label,
 )
 
-PARSER_VERSION = "release-1"
+PARSER_VERSION = "release-2"
 RECORD_LENGTH = 320
 ENCODING = "cp1252"
 
@@ -72,11 +72,17 @@ _NOTE = re.compile(r"^\s*(\d{4})--(.*)$")
 
 @dataclass(frozen=True)
 class Layout:
-    """Field positions and code meanings read from a release's record layout file."""
+    """Field positions and code meanings read from a release's record layout file.
+
+    ``tables`` holds each code table as the file writes it, one line per entry (its wrapped
+    lines joined) or sub-heading ("Clinical Lab Fee Schedule"), whitespace folded: the units a
+    citation of the layout quotes. Rulers under sub-headings ("-----") are not text.
+    """
 
     name: str
     positions: dict[str, tuple[int, int]]
     codes: dict[str, dict[str, str]]
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def meaning(self, key: str, value: str) -> str:
         return self.codes.get(key, {}).get(value, "")
@@ -147,6 +153,7 @@ def parse_layout(text: str, name: str) -> Layout:
     by_name = {v[0].casefold(): k for k, v in FIELDS.items()}
     positions: dict[str, tuple[int, int]] = {}
     codes: dict[str, dict[str, str]] = {}
+    tables: dict[str, list[str]] = {}
     current: str | None = None
     in_codes = False
     code_indent = 0
@@ -182,16 +189,20 @@ def parse_layout(text: str, name: str) -> Layout:
         if not stripped or set(stripped) <= {"-", "*"}:
             continue
         m = _CODE_LINE.match(line)
+        units = tables.setdefault(current, [])
         if m:
             if not code_indent:
                 code_indent = len(m.group(1))
             last = m.group(2)
             codes.setdefault(current, {})[last] = m.group(3)
+            units.append(stripped)
         elif last is not None and len(line) - len(line.lstrip()) > code_indent:
             table = codes[current]
             table[last] = f"{table[last]} {stripped}"
+            units[-1] = f"{units[-1]} {stripped}"
         else:
             last = None  # a sub-heading inside a code table (e.g. "Clinical Lab Fee Schedule")
+            units.append(stripped)
     for key, (field_name, beg, end, _occ) in FIELDS.items():
         got = positions.get(key)
         if got is None:
@@ -201,11 +212,22 @@ def parse_layout(text: str, name: str) -> Layout:
                 f"{name}: unknown record layout ({field_name} at {got[0]}-{got[1]}, "
                 f"expected {beg}-{end})"
             )
-    return Layout(name=name, positions=positions, codes=codes)
+    folded = {
+        key: tuple(" ".join(unit.split()) for unit in units)
+        for key, units in tables.items()
+        if key in CODED_FIELDS and key in codes
+    }
+    return Layout(name=name, positions=positions, codes=codes, tables=folded)
 
 
 def parse_notes(text: str) -> dict[str, str]:
-    """Processing notes: note number ("0013") -> note text, whitespace and margins removed."""
+    """Processing notes: note number ("0013") -> note text, margins removed.
+
+    A note is its ``NNNN--`` line and every indented line after it up to a blank one; its
+    lines are joined with one space. Since about 2010 CMS indents continuation lines with tabs
+    (``\t\tGUIDELINES.``) as often as with spaces, so any leading whitespace continues a note.
+    The right margin's ``*`` is not text; a line holding only the margin is blank.
+    """
     notes: dict[str, str] = {}
     current: str | None = None
     for raw in text.replace("\r", "").split("\n"):
@@ -216,10 +238,10 @@ def parse_notes(text: str) -> dict[str, str]:
         if m:
             current = m.group(1)
             notes[current] = m.group(2).strip()
-        elif current is not None and line.strip() and line.startswith(" " * 12):
-            notes[current] = f"{notes[current]} {line.strip()}"
         elif not line.strip():
             current = None
+        elif current is not None and line[0].isspace():
+            notes[current] = f"{notes[current]} {line.strip()}"
     return notes
 
 

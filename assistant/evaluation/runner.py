@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant import __version__
 from assistant.evaluation.retrieval import first_rank, hit_at, mrr_at
-from assistant.records import MODIFIER_PATTERN, RECORD_KINDS, Answer, Units
+from assistant.records import MODIFIER_PATTERN, Answer, Units
 
 # Quality metrics a run is judged by against its baseline (latency is reported, not judged:
 # it depends on the machine's load).
@@ -250,28 +250,26 @@ class FirstCode:
 
 
 class CitationValidator:
-    """A cited descriptor exists in its release with exactly the quoted text; a cited passage
-    exists in the corpus with exactly the quoted text; a cited crosswalk row or Table of
-    Drugs line exists in its source with exactly the quoted fields. Dispatched on the
-    citation's kind."""
+    """Whether a citation quotes its source. A descriptor, guidance or record-layout citation
+    is checked against the raw corpus file its ref names: a descriptor whole, as the release's
+    fixed-width file holds it; a passage line by line, in order, as its guidance document,
+    README or record layout has it (see ``assistant.corpus.quotes``; files are read once per
+    validator). A cited crosswalk row or Table of Drugs line must exist in its parsed source
+    with exactly the quoted fields."""
 
     def __init__(self, retriever) -> None:
         self.retriever = retriever
-        self.passages = {(p.source, p.text) for p in retriever.passage_by_id.values()}
+        self._texts = None  # the raw files, read when a citation first needs them
         self._drug_rows: set[tuple[str, str, str]] | None = None
 
     def __call__(self, citation) -> bool:
-        if citation.kind == "descriptor":
-            for kind in RECORD_KINDS:
-                record = self.retriever.book.get(citation.locator, kind, citation.ref)
-                if record is not None and record.long_description == citation.text:
-                    return True
-            return False
-        if citation.kind in ("guidance", "record-layout"):
-            return (citation.ref, citation.text) in self.passages
         if citation.kind in ("crosswalk", "drug-table"):
             return (citation.kind, citation.ref, citation.text) in self.drug_rows()
-        return False  # a kind this validator cannot check is not valid
+        if self._texts is None:
+            from assistant.corpus.quotes import SourceTexts
+
+            self._texts = SourceTexts(self.retriever.settings)
+        return self._texts.check(citation)
 
     def drug_rows(self) -> set[tuple[str, str, str]]:
         """(kind, source, text) of every crosswalk row and Table of Drugs line of the corpus,

@@ -148,7 +148,8 @@ def render_answer(answer: Answer) -> None:
         with st.expander(f"Cited guidance ({len(cited)})"):
             for c in cited:
                 st.markdown(f"**{text(c.source)}**, {text(c.locator)}")
-                st.markdown(f"> {text(c.text)}")
+                # One unit of the quotation (a paragraph, a layout entry) a line.
+                st.markdown("\n>\n".join(f"> {text(unit)}" for unit in c.text.split("\n")))
     if answer.clarify:
         # The closing line: the coder's reply ("without") is read as its answer.
         st.markdown(f"**{text(answer.clarify)}**")

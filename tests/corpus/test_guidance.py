@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus.guidance import parse_cms_readme, parse_guidance
+from assistant.corpus.guidance import parse_cms_readme, parse_guidance, source_text
+from assistant.corpus.quotes import fold, quoted_in
 from assistant.errors import ParseError
 from assistant.records import Passage
 
@@ -46,6 +47,14 @@ def by_citation(passages: list[Passage]) -> dict[str, Passage]:
     return {p.citation: p for p in passages}
 
 
+def assert_quoted(passages: list[Passage], path: Path) -> None:
+    """Every line of every passage is in the file as written, and the passages in file order."""
+    raw = fold(source_text(path.read_bytes(), path.name))
+    for passage in passages:
+        assert quoted_in(passage.text, raw), passage.text
+    assert quoted_in("\n".join(p.text for p in passages), raw)
+
+
 def test_markdown_regulation(tmp_path: Path) -> None:
     passages = parse_guidance(write(tmp_path, "99-cfr-123.45-widgets.md", CFR_MD), "cfr-test")
     assert [p.citation for p in passages] == [
@@ -61,28 +70,37 @@ def test_markdown_regulation(tmp_path: Path) -> None:
     assert {p.source for p in passages} == {"cfr-test"}
     cited = by_citation(passages)
     assert cited["99 CFR 123.45(a)"].section == "(a) General rule"
+    # The paragraph in the file's words: emphasis kept, wrapped lines joined.
     assert cited["99 CFR 123.45(a)"].text == (
-        "(a) General rule. CMS establishes uniform national definitions of widgets, codes to "
+        "(a) *General rule.* CMS establishes uniform national definitions of widgets, codes to "
         "represent widgets, and modifiers to the codes."
     )
-    # Markdown link reduced to its text; the entity-escaped "(c)" is a label like the others.
-    assert "paragraphs below:" in cited["99 CFR 123.45(b)"].text
+    # A Markdown link is quoted as written; the entity-escaped "(c)" is a label like the others.
+    assert "the [paragraphs](/regulations/123-45) below:" in cited["99 CFR 123.45(b)"].text
     assert cited["99 CFR 123.45(c)"].text.startswith("(c) For the period")
     assert cited["99 CFR 123.45, source note"].section == "Source note"
+    assert_quoted(passages, tmp_path / "99-cfr-123.45-widgets.md")
 
 
-def test_markdown_quote_markers_stripped_labels_kept(tmp_path: Path) -> None:
+def test_markdown_quote_markers_quoted_labels_read(tmp_path: Path) -> None:
     passages = parse_guidance(write(tmp_path, "99-cfr-123.45-widgets.md", CFR_MD), "cfr-test")
-    for passage in passages:
-        assert ">" not in passage.text
-    # The one-line items (i) and (ii) join the paragraph that introduces them.
-    two = by_citation(passages)["99 CFR 123.45(b)(2)"]
+    cited = by_citation(passages)
+    # The one-line items (i) and (ii) join the paragraph that introduces them; each paragraph is
+    # a line of the passage, quote markers and all, and its labels still place it.
+    two = cited["99 CFR 123.45(b)(2)"]
     assert two.section == "(b)(2)"
     assert two.text.splitlines() == [
-        "(2) Code sets for widgets, as maintained and distributed by HHS, for the following items:",
-        "(i) Widgets.",
-        "(ii) Gadgets.",
+        "> (2) Code sets for widgets, as maintained and distributed by HHS, for the following "
+        "items:",
+        "> > (i) Widgets.",
+        "> > (ii) Gadgets.",
     ]
+    # A paragraph wrapped inside a quote keeps the marker of its second line: the file's words.
+    assert cited["99 CFR 123.45(b)(1)"].text == (
+        "> (1) Widget supply policy (for example, supplies furnished with a widget, and the "
+        "widget's > accessories)."
+    )
+    assert_quoted(passages, tmp_path / "99-cfr-123.45-widgets.md")
 
 
 def test_provenance_comment_is_not_text(tmp_path: Path) -> None:
@@ -133,7 +151,7 @@ def test_definitions_cited_by_term(tmp_path: Path) -> None:
         '45 CFR 999.103, definition of "Descriptor"',
     ]
     # "(2)" alone is a lead-in: it joins its sub-paragraphs, (i) and (ii) being siblings.
-    assert passages[3].text.startswith("(2)\n(i) Is controlled")
+    assert passages[3].text.startswith("> (2)\n> > (i) Is controlled")
     assert passages[3].section == "Controlling widget plan (CWP) (2)"
 
 
@@ -215,7 +233,8 @@ def test_text_article(tmp_path: Path) -> None:
     assert coverage.citation == "MAC JF Part B, Widget Guidance, Code Assignment"
     # A heading alone ("Empty Section") is no passage; short list items join into one.
     assert all(p.text != "Empty Section" for p in passages)
-    assert passages[-1].text == "2031 Widget Codebook\n99 CFR § 123.45(a)"
+    assert passages[-1].text == "- 2031 Widget Codebook\n- 99 CFR § 123.45(a)"
+    assert_quoted(passages, path)
 
 
 def test_text_with_wrapped_paragraphs(tmp_path: Path) -> None:
@@ -236,6 +255,7 @@ def test_text_with_wrapped_paragraphs(tmp_path: Path) -> None:
         "Bill the code whose descriptor matches the item furnished, "
         "not the code a manufacturer names in its marketing."
     )
+    assert_quoted(passages, tmp_path / "notes.txt")
 
 
 def test_cp1252_text(tmp_path: Path) -> None:
@@ -266,6 +286,7 @@ def test_html(tmp_path: Path) -> None:
         "item & not the brand a manufacturer names.\nFirst item\nSecond item"
     )
     assert all("ignored" not in p.text and "color" not in p.text for p in passages)
+    assert_quoted(passages, tmp_path / "tips.html")
 
 
 def tiny_pdf(lines: list[str]) -> bytes:
@@ -320,6 +341,7 @@ def test_pdf(tmp_path: Path) -> None:
         "The existence of a code does not, of itself, determine coverage for any widget "
         "furnished to a Medicare beneficiary under Part B."
     )
+    assert_quoted(passages, path)
 
 
 def test_bad_inputs_raise_parse_error(tmp_path: Path) -> None:
@@ -387,14 +409,16 @@ def test_cms_readme() -> None:
     assert passages[1].citation == "CMS HCPCS 2031 README, Other HCPCS Notes"
     coverage, brands = passages[1], passages[2]
     assert coverage.text == (
-        "Inclusion or exclusion of a procedure, supply, product, or service does not imply any "
-        "health insurance coverage or reimbursement policy."
+        "-- Inclusion or exclusion of a procedure, supply, product, or service does not imply "
+        "any health insurance coverage or reimbursement policy."
     )
-    assert brands.text.startswith("In some instances, brand names may appear")
+    assert brands.text.startswith("-- In some instances, brand names may appear")
     assert brands.text.endswith("does not convey endorsement of any particular brand.")
     assert all("CENTERS FOR MEDICARE" not in p.text for p in passages)  # the banner
     assert {p.title for p in passages} == {"CMS HCPCS 2031 README"}
     assert [p.order for p in passages] == [0, 1, 2]
+    for passage in passages:
+        assert quoted_in(passage.text, fold(README))
 
 
 def test_cms_readme_without_sections() -> None:
@@ -445,6 +469,7 @@ def test_real_guidance_counts(corpus_dir: Path, name: str) -> None:
     assert all(p.text.strip() and not p.text.startswith("<!--") for p in passages)
     # Without title and citation the document names itself; the split is the same.
     assert len(parse_guidance(corpus_dir / "guidance" / name, "g")) == count
+    assert_quoted(passages, corpus_dir / "guidance" / name)
 
 
 @pytest.mark.integration
@@ -473,7 +498,7 @@ def test_real_cfr_paragraphs(corpus_dir: Path) -> None:
     )
     assert cfr["42 CFR 414.40(a)"].section == "(a) General rule"
     assert cfr["42 CFR 414.40(a)"].text == (
-        "(a) General rule. CMS establishes uniform national definitions of services, codes to "
+        "(a) *General rule.* CMS establishes uniform national definitions of services, codes to "
         "represent services, and payment modifiers to the codes."
     )
     assert cfr["42 CFR 414.40(b)(3)"].text.startswith("(3) Payment modifiers")
@@ -497,6 +522,16 @@ def test_real_cfr_paragraphs(corpus_dir: Path) -> None:
     assert terms['45 CFR 162.103, definition of "Descriptor"'].text == (
         "Descriptor means the text defining a code."
     )
+    # A link is quoted as the file writes it, not reduced to its text.
+    assert terms[
+        '45 CFR 162.103, definition of "Designated standard maintenance organization (DSMO)"'
+    ].text.endswith(
+        "designated by the Secretary under [§ 162.910](/hipaa/regulations/162-910-standards/)(a)."
+    )
+    assert codes["45 CFR 162.1002(a)(3)"].text.splitlines()[1:] == [
+        "> > > (i) Drugs",
+        "> > > (ii) Biologics.",
+    ]
 
 
 @pytest.mark.integration
@@ -515,6 +550,8 @@ def test_real_cms_readme(corpus_dir: Path, archive: str, member: str, release: s
     assert [p.section for p in passages[:5]] == ["Alpha-Numeric HCPCS File Content"] * 5
     notes = [p for p in passages if p.section == "Other HCPCS Notes"]
     assert [p.citation for p in notes] == [f"CMS HCPCS {release} README, Other HCPCS Notes"] * 2
-    assert notes[0].text.startswith("Inclusion or exclusion of a procedure")
+    assert notes[0].text.startswith("-- Inclusion or exclusion of a procedure")
     assert "does not imply any health insurance coverage" in notes[0].text
     assert "included for indexing purposes only" in notes[1].text
+    for passage in passages:
+        assert quoted_in(passage.text, fold(text))

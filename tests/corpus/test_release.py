@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.corpus.loader import layout_passages
+from assistant.corpus.quotes import fold, quoted_in
 from assistant.corpus.release import (
     parse_layout,
     parse_notes,
@@ -80,6 +82,37 @@ def test_processing_note_resolves_to_text():
     )
 
 
+# Notes as CMS has written them since about 2010: the head indented by a tab, continuation
+# lines by tabs (or a tab and spaces), tab runs before the margin, margin-only lines of tabs.
+TAB_NOTES = (
+    "                                        PROCESSING NOTES\r\n\r\n"
+    "\t  0199--SEE CR 8871, SERVICE IS APPROVED PER NCD COVERAGE; RESTRICTIVE\t\t   \r\n"
+    "\t\tGUIDELINES.\t\t\t\t\t\t\t\t   *\r\n"
+    "\r\n"
+    "\t  0202--THE PATIENT PROTECTION AND AFFORDABLE CARE ACT MADE IT MANDATORY\t   \r\n"
+    "\t \tFOR ALL HEALTHCARE INSURANCE PLANS TO COVER SOME PREVENTIVE SERVICES\r\n"
+    "\t\tAND IMMUNIZATIONS AS PART OF ALL BENEFIT PLANS.  *\r\n"
+    "\t\t\t\t\t\t\t\t\t\t\t   *\t\r\n"
+    "\t  0214--SERVICES FOR RURAL HEALTH CLINIC OR FEDERALLY QUALIFIED\r\n"
+    "\t            HEALTH CENTER (RHC/FQHC) ONLY. \t\t\t\t\t   *\r\n"
+    "\t\r\n"
+    "\t  0215--THE DEDUCTIBLE AND COINSURANCE ARE WAIVED FOR CODE 77067.\t   *\r\n"
+)
+
+
+def test_tab_continued_notes_are_read_whole():
+    notes = parse_notes(TAB_NOTES)
+    assert notes == {
+        "0199": "SEE CR 8871, SERVICE IS APPROVED PER NCD COVERAGE; RESTRICTIVE GUIDELINES.",
+        "0202": "THE PATIENT PROTECTION AND AFFORDABLE CARE ACT MADE IT MANDATORY FOR ALL "
+        "HEALTHCARE INSURANCE PLANS TO COVER SOME PREVENTIVE SERVICES AND IMMUNIZATIONS AS "
+        "PART OF ALL BENEFIT PLANS.",
+        "0214": "SERVICES FOR RURAL HEALTH CLINIC OR FEDERALLY QUALIFIED HEALTH CENTER "
+        "(RHC/FQHC) ONLY.",
+        "0215": "THE DEDUCTIBLE AND COINSURANCE ARE WAIVED FOR CODE 77067.",
+    }
+
+
 def test_disclaimer_header_is_skipped_and_kept():
     header = "Note regarding coverage\r\n\r\nThis is neither an indicator of coverage.\r\n\r\n"
     codes, _m, text = _parse(RECORDS, header=header)
@@ -140,6 +173,38 @@ def test_release_from_zip_with_noc_list(tmp_path: Path):
     assert release.codes["E1399"].noc and not release.codes["E0601"].noc
     assert release.noc_list == "NOC_Codes_2099.prn"
     assert layout.meaning("coverage", "C") == "Carrier judgment"
+
+
+def test_layout_passages_quote_the_code_tables(tmp_path: Path):
+    """One passage per code table: an entry a line (its wrapped lines joined), sub-headings
+    kept, rulers dropped, the field name only in the section: the layout's words in order."""
+    assert LAYOUT.tables["pricing"] == (
+        "00 = Service not separately priced by part B",
+        "Clinical Lab Fee Schedule",
+        "36 = Capped rental DME (price subject to floors and ceilings)",
+    )
+    mirror, _manifest = write_corpus(tmp_path)
+    release, _layout = parse_release(
+        [mirror / "cms-hcpcs/2099-01/hcpcs-2099.zip"], "2099-01", date(2099, 1, 1)
+    )
+    passages = {p.section: p for p in layout_passages(release)}
+    assert set(passages) == {
+        "HCPCS Pricing Indicator Code",
+        "HCPCS Coverage Code",
+        "HCPCS Action Code",
+    }
+    action = passages["HCPCS Action Code"]
+    assert action.kind == "record-layout" and action.source == "hcpcs-2099-01-layout"
+    assert action.citation == "CMS HCPCS 2099-01 record layout, HCPCS Action Code"
+    assert action.text.splitlines() == [
+        "A = Add procedure or modifier code",
+        "D = Discontinue procedure or modifier code",
+        "N = No maintenance for this code",
+    ]
+    raw = fold(layout_text())
+    for passage in passages.values():
+        assert not passage.text.startswith("HCPCS")  # the field name is not the layout's text
+        assert quoted_in(passage.text, raw), passage.text
 
 
 def test_release_without_layout_uses_fallback(tmp_path: Path):
@@ -229,6 +294,26 @@ def test_real_spot_checks(releases):
     am = releases["2025-01"].modifiers["AM"]
     assert am.processing_note_number == "0069"
     assert am.processing_note.startswith("FOR ASSISTANT SURGEON SERVICES")
+
+
+@pytest.mark.integration
+def test_real_tab_continued_notes_are_whole(releases):
+    """The notes whose continuation lines start with a tab, e.g. the one on G0472."""
+    for rid in ("2025-01", "2026-01"):
+        g0472 = releases[rid].codes["G0472"]
+        assert g0472.processing_note_number == "0199"
+        assert g0472.processing_note == (
+            "SEE CR 8871, SERVICE IS APPROVED PER NCD COVERAGE; RESTRICTIVE GUIDELINES."
+        )
+    notes = releases["2026-01"].notes
+    assert notes["0202"].endswith("AS THEY ARE STATUTORILY ADMINISTERED.")
+    assert notes["0229"].endswith("COMPLEXITY-ADJUSTED C-APCs FOR MORE INFORMATION.")
+    assert notes["0190"].endswith("SEE CODES G0461 AND G0462.")
+    # Every note ends its sentence in every release; only 0063 ends without a full stop in the
+    # source itself ("...AB-97-9.60 TO INTERMEDIARIES/CARRIERS").
+    for rid, release in releases.items():
+        open_ended = {n for n, text in release.notes.items() if not text.endswith((".", ")"))}
+        assert open_ended == {"0063"}, (rid, {n: release.notes[n] for n in open_ended})
 
 
 @pytest.mark.integration

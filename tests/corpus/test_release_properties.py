@@ -315,6 +315,8 @@ note_line = (
     st.lists(st.text(VISIBLE, min_size=1, max_size=15), min_size=1, max_size=6)
     .map(" ".join)
     .filter(lambda s: not (s[:4].isdigit() and s[4:6] == "--"))
+    # A "*" closing a line is the right margin (some lines have none), never text.
+    .filter(lambda s: not s.endswith("*"))
 )
 
 
@@ -324,13 +326,16 @@ note_line = (
         note_numbers,
         st.lists(note_line, min_size=1, max_size=4),
         max_size=5,
-    )
+    ),
+    # How CMS indents a continuation line: spaces in the older notes, tabs in the newer.
+    st.sampled_from([" " * 16, "\t\t", "\t \t", "\t" + " " * 12, "\t    \t"]),
+    st.sampled_from(["*", "\t   *", "\t\t", ""]),
 )
-def test_processing_notes_parse_back(notes):
+def test_processing_notes_parse_back(notes, indent, margin):
     out = ["                                        PROCESSING NOTES", ""]
     for number, lines in notes.items():
-        out.append(f"          {number}--{lines[0]}".ljust(84) + "*")
-        out += [f"{' ' * 16}{ln}".ljust(84) + "*" for ln in lines[1:]]
+        out.append(f"          {number}--{lines[0]}".ljust(84) + margin)
+        out += [f"{indent}{ln}".ljust(84) + margin for ln in lines[1:]]
         out.append(" " * 84 + "*")
     parsed = parse_notes("\r\n".join(out))
     assert parsed == {n: " ".join(lines) for n, lines in notes.items()}
