@@ -165,7 +165,11 @@ def cli(
 
 @cli.group()
 def corpus() -> None:
-    """Fetch, verify and list the CMS source files (corpus/sources.toml)."""
+    """Fetch, add, verify, list and compare the CMS source files.
+
+    The project's manifest is corpus/sources.toml; releases you add with `hcpcs corpus add`
+    are recorded in local-sources.toml inside the corpus folder.
+    """
 
 
 @corpus.command("fetch")
@@ -174,47 +178,204 @@ def corpus() -> None:
     type=click.Path(path_type=Path),
     help="Copy from this local mirror folder instead of downloading from CMS.",
 )
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Instead: find the newest quarterly alpha-numeric zip on the CMS quarterly-update "
+    "page, download it and add it (as `hcpcs corpus add` does).",
+)
+@click.option(
+    "--page",
+    metavar="URL",
+    help="With --latest: the page to read (default: the CMS quarterly-update page).",
+)
+@click.option("--replace", is_flag=True, help="With --latest: replace a release added before.")
 @click.pass_context
-def corpus_fetch(ctx: click.Context, mirror: Path | None) -> None:
-    """Copy or download every source file, verify its sha256, and write it atomically.
+def corpus_fetch(
+    ctx: click.Context, mirror: Path | None, latest: bool, page: str | None, replace: bool
+) -> None:
+    """Copy or download every source file, verify it, and write it atomically.
 
-    Without --mirror, files are downloaded from their official addresses. A checksum mismatch
-    or a missing file stops the fetch and leaves the corpus folder as it was.
+    Without --mirror, files are downloaded from their official addresses (CMS zips are
+    unpacked) and verified by sha256, or, when CMS's bytes differ from the pinned copy, by the
+    fingerprint of their records or text; a guidance web page is kept as text when every
+    statement the answers cite is found in it. One line per file says how it was verified. A
+    mismatch or a missing file stops the fetch and leaves the corpus folder as it was.
     """
+    settings = _settings(ctx)
+    if latest:
+        if mirror is not None:
+            raise click.UsageError("--latest downloads from CMS; it does not take --mirror")
+        from assistant.corpus.updates import QUARTERLY_PAGE, fetch_latest
+
+        result = fetch_latest(
+            settings.corpus_dir,
+            settings.manifest,
+            page or QUARTERLY_PAGE,
+            replace=replace,
+            progress=lambda msg: click.echo(msg, err=True),
+        )
+        _report_added(result)
+        return
+    if page is not None or replace:
+        raise click.UsageError("--page and --replace go with --latest")
     from assistant.corpus.sources import fetch, load_sources
 
-    settings = _settings(ctx)
-
-    def progress(src, action: str) -> None:
-        click.echo(f"{action:>10}  {src.path}", err=True)
+    def progress(item) -> None:
+        click.echo(f"{item.action:>10}  {item.source.path}  ({item.how})")
 
     results = fetch(load_sources(settings.manifest), settings.corpus_dir, mirror, progress)
-    changed = sum(1 for _s, action in results if action != "verified")
+    changed = sum(1 for item in results if item.action != "verified")
     click.echo(
         f"{len(results)} files verified in {settings.corpus_dir} ({changed} new or replaced)"
     )
+
+
+def _report_added(result) -> None:
+    c = result.candidate
+    what = (
+        f"release {result.release} ({c.file}: {c.codes:,} codes, {c.modifiers:,} modifiers, "
+        f"newest action {c.newest_action})"
+    )
+    if result.action == "already present":
+        note = f", {result.note}" if result.note else ""
+        click.echo(f"{what} is already present{note}: nothing changed")
+        return
+    click.echo(f"{result.action} {what}")
+    click.echo("run `hcpcs index build` to use it (only new and changed texts are embedded)")
+
+
+@corpus.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace a release added before from another file.")
+@click.option(
+    "--release",
+    metavar="YYYY-MM",
+    help="The release (2026-04) when the file names cannot tell it; checked against them.",
+)
+@click.pass_context
+def corpus_add(ctx: click.Context, path: Path, replace: bool, release: str | None) -> None:
+    """Add a CMS quarterly release: the zip CMS publishes, or its HCPC*ANWEB*.txt file.
+
+    The release (year and quarter) is told from the names and checked against the records'
+    action-effective dates; every record is parsed before anything changes. The file is
+    copied into the corpus folder and recorded in local-sources.toml (sha256, release,
+    effective date, origin). The same file again changes nothing; another file for a release
+    already added is refused unless --replace. Then run `hcpcs index build`.
+    """
+    from assistant.corpus.updates import add_release
+
+    settings = _settings(ctx)
+    result = add_release(
+        settings.corpus_dir,
+        settings.manifest,
+        path,
+        replace=replace,
+        release=release,
+        origin=str(path.resolve()),
+    )
+    _report_added(result)
+
+
+@corpus.command("remove")
+@click.argument("release")
+@click.pass_context
+def corpus_remove(ctx: click.Context, release: str) -> None:
+    """Remove a RELEASE (e.g. 2026-04) added with `hcpcs corpus add`: undo the add."""
+    from assistant.corpus.updates import remove_release
+
+    settings = _settings(ctx)
+    removed = remove_release(settings.corpus_dir, settings.manifest, release)
+    click.echo(f"removed release {removed.release} ({removed.file})")
+    click.echo("run `hcpcs index build` to rebuild the index without it")
 
 
 @corpus.command("list")
 @json_option()
 @click.pass_context
 def corpus_list(ctx: click.Context, as_json: bool) -> None:
-    """Show each source, and whether it is present and verified by sha256."""
-    from assistant.corpus.sources import format_states, load_sources, source_states, states_json
+    """Show each source, whose manifest names it (project or local), and whether it is
+    present and verified."""
+    from assistant.corpus.sources import corpus_sources, format_states, source_states, states_json
 
     settings = _settings(ctx)
-    states = source_states(load_sources(settings.manifest), settings.corpus_dir)
+    states = source_states(
+        corpus_sources(settings.manifest, settings.corpus_dir), settings.corpus_dir
+    )
     if as_json:
         click.echo(json.dumps(states_json(states), indent=2))
-        return
-    click.echo(format_states(states))
+    else:
+        click.echo(format_states(states))
     bad = [s for s in states if not s.verified]
     if bad:
-        click.echo(
-            f"{len(bad)} of {len(states)} files missing or not verified; run `hcpcs corpus fetch`",
-            err=True,
+        fix = (
+            "`hcpcs corpus add` or `hcpcs corpus remove` the local ones"
+            if all(s.source.local for s in bad)
+            else "run `hcpcs corpus fetch`"
         )
+        click.echo(f"{len(bad)} of {len(states)} files missing or not verified; {fix}", err=True)
         ctx.exit(1)
+
+
+@corpus.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    help="Only codes of this section letter (repeatable), or 'modifier'.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def corpus_diff(
+    ctx: click.Context, old: str, new: str, sections: tuple[str, ...], as_json: bool
+) -> None:
+    """What changed from release OLD to release NEW (e.g. 2025-01 2026-01), from the records.
+
+    Codes added, terminated (with the date), reinstated, no longer in the file, long or
+    short descriptor revised (old and new text), coverage code changed. Reads the record
+    store of the built index: both releases must be loaded.
+    """
+    from assistant import store
+    from assistant.changes import CHANGE_KINDS, change_line, counts, diff_releases
+    from assistant.codebook import Codebook
+    from assistant.retrieval import Filters
+    from assistant.service import make_options
+
+    wanted = make_options(None, sections=sections).filters.sections
+    Filters(sections=wanted)  # a bad --section is a usage error
+    directory, _manifest = store.check_current(_settings(ctx))
+    book = Codebook(directory / "records.sqlite")
+    try:
+        changes = diff_releases(book, old, new, wanted)
+    finally:
+        book.close()
+    tally = counts(changes)
+    if as_json:
+        out = {
+            "old": old,
+            "new": new,
+            "sections": list(wanted),
+            "counts": tally,
+            "changes": [c.as_dict() for c in changes],
+        }
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    click.echo(
+        f"CMS HCPCS {old} -> {new}"
+        + (f" (sections {', '.join(wanted)})" if wanted else "")
+        + ": "
+        + ", ".join(f"{n} {CHANGE_KINDS[kind]}" for kind, n in tally.items())
+    )
+    for kind, label in CHANGE_KINDS.items():
+        of_kind = [c for c in changes if c.change == kind]
+        if not of_kind:
+            continue
+        click.echo("")
+        click.echo(f"{label.capitalize()} ({len(of_kind)}):")
+        for change in of_kind:
+            click.echo(f"  {change_line(change)}")
 
 
 # --------------------------------------------------------------------------- index

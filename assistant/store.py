@@ -31,7 +31,7 @@ from typing import Any
 from assistant import __version__
 from assistant.config import Settings
 from assistant.corpus.release import PARSER_VERSION as RELEASE_PARSER_VERSION
-from assistant.corpus.sources import load_sources, sha256_file
+from assistant.corpus.sources import LOCAL_MANIFEST, corpus_sources, sha256_file
 from assistant.embeddings import installed_version
 from assistant.errors import (
     HcpcsError,
@@ -106,10 +106,30 @@ def staleness(settings: Settings, manifest: dict[str, Any]) -> list[str]:
             f"built for Chroma at {built_url or 'embedded'}, settings use "
             f"{settings.chroma_url or 'embedded'}"
         )
-    sources = load_sources(settings.manifest)
-    recorded = manifest.get("corpus", {})
-    if {s.id: s.sha256 for s in sources} != {k: v.get("sha256") for k, v in recorded.items()}:
-        reasons.append(f"{settings.manifest.name} lists other files or checksums")
+    sources = corpus_sources(settings.manifest, settings.corpus_dir)
+    recorded = {k: v.get("sha256") for k, v in manifest.get("corpus", {}).items()}
+    now = {s.id: s.sha256 for s in sources}
+    if now != recorded:
+        local = {s.id for s in sources if s.local} | {
+            k for k, v in manifest.get("corpus", {}).items() if v.get("local")
+        }
+        changed = {k for k in now.keys() | recorded.keys() if now.get(k) != recorded.get(k)}
+        if changed - local:
+            reasons.append(f"{settings.manifest.name} lists other files or checksums")
+        if changed & local:
+            added = sorted(now.keys() - recorded.keys())
+            removed = sorted(recorded.keys() - now.keys())
+            detail = "; ".join(
+                part
+                for part in (
+                    f"added {', '.join(added)}" if added else "",
+                    f"removed {', '.join(removed)}" if removed else "",
+                )
+                if part
+            )
+            reasons.append(
+                f"{LOCAL_MANIFEST} lists other files or checksums ({detail or 'replaced'})"
+            )
     glossary = manifest.get("glossary", {}).get("sha256")
     try:
         current = sha256_file(settings.glossary)
@@ -129,7 +149,7 @@ def corpus_problems(settings: Settings, manifest: dict[str, Any]) -> list[str]:
     """
     problems = []
     recorded = manifest.get("corpus", {})
-    for src in load_sources(settings.manifest):
+    for src in corpus_sources(settings.manifest, settings.corpus_dir):
         path = settings.corpus_dir / src.path
         rec = recorded.get(src.id, {})
         try:
@@ -283,9 +303,9 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         collection = client.create_collection(
             collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
-        reuse = _previous_vectors(settings, embedder, {d.id for d in documents})
+        reuse = _previous_vectors(settings, embedder, {d.text for d in documents})
         stages.lap("reuse")
-        _embed_into(collection, documents, embedder, report, stages.lap, reuse)
+        embedded = _embed_into(collection, documents, embedder, report, stages.lap, reuse)
 
         derive.join()
         derived = derive.result()
@@ -297,7 +317,8 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         manifest["successors"] = len(derived[1])
         manifest["build_seconds"] = round(time.perf_counter() - started, 2)
         manifest["stage_seconds"] = stages.seconds
-        manifest["reused_vectors"] = len(reuse)
+        manifest["reused_vectors"] = sum(1 for d in documents if d.text in reuse)
+        manifest["embedded_texts"] = embedded
         manifest["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         manifest["files"] = {name: _file_record(tmp / name) for name in CHECKED_FILES}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -392,8 +413,10 @@ def _describe(
         },
         "chroma": {"url": settings.chroma_url, "collection": collection_name},
         "corpus": {
-            s.id: {"sha256": s.sha256, "path": s.path} | _stat_record(settings.corpus_dir / s.path)
-            for s in load_sources(settings.manifest)
+            s.id: {"sha256": s.sha256, "path": s.path}
+            | {"local": s.local, "verified_by": s.verified_by}
+            | _stat_record(settings.corpus_dir / s.path)
+            for s in corpus.sources
         },
         "releases": _release_summaries(corpus),
         "newest_release": max(corpus.releases),
@@ -438,13 +461,17 @@ def _file_record(path: Path) -> dict[str, Any]:
 
 
 def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
-    """Vectors of the current build that the new one can keep: same model, same document id.
+    """Vectors of the current build that the new one can keep, by text: same model, same text.
 
-    Document ids are hashes of their content, so an unchanged document has an unchanged id and
-    its vector can be copied instead of recomputed. Anything odd about the old index (stale
-    format, unreadable, another model) means nothing is reused.
+    A vector depends on nothing but its text, so a document whose text the previous build
+    embedded (under any id: a record layout passage that moved to a newer release, a
+    descriptor carried by one more release) keeps its vector instead of being embedded
+    again. Anything odd about the old index (stale format, unreadable, another model) means
+    nothing is reused.
     """
     try:
+        from assistant.codebook import Codebook
+
         directory = build_dir(settings)
         manifest = read_manifest(directory)
         model = manifest.get("model", {})
@@ -452,10 +479,15 @@ def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[st
             return {}
         if manifest.get("chroma", {}).get("url") != settings.chroma_url:
             return {}
+        book = Codebook(directory / "records.sqlite")
+        try:
+            by_id = {d[0]: d[3] for d in book.documents() if d[3] in wanted}
+        finally:
+            book.close()
         collection = open_collection(settings, directory, manifest)
         return {
-            doc_id: [float(x) for x in vector]
-            for doc_id, vector in read_vectors(collection, sorted(wanted))
+            by_id[doc_id]: [float(x) for x in vector]
+            for doc_id, vector in read_vectors(collection, sorted(by_id))
         }
     except Exception:  # any fault in the old index only costs the time to embed again
         return {}
@@ -477,16 +509,17 @@ def read_vectors(
 
 def _embed_into(
     collection, documents, embedder, report: Progress, lap, reuse: dict[str, list[float]]
-) -> None:
+) -> int:
     """Embed each distinct new text once, then add every document's vector to the collection.
+    Returns how many texts were embedded.
 
-    Vectors of unchanged documents come from the previous build (``reuse``).
+    Vectors of texts the previous build embedded come from it (``reuse``, by text).
 
     Texts go to the model in order of length, so its batches are evenly padded. Chroma gets
     vectors and metadata only: the texts live in records.sqlite, and Chroma's full-text index
     of documents would cost a third of the insert time for nothing.
     """
-    vectors: dict[str, list[float]] = {d.text: reuse[d.id] for d in documents if d.id in reuse}
+    vectors: dict[str, list[float]] = dict(reuse)
     texts = sorted({d.text for d in documents} - vectors.keys(), key=lambda t: (len(t), t))
     chunk_size = 1024
     for start in range(0, len(texts), chunk_size):
@@ -504,6 +537,7 @@ def _embed_into(
         )
         report("store", min(start + add_size, len(documents)), len(documents))
     lap("chroma")
+    return len(texts)
 
 
 def _release_client(settings: Settings, client) -> None:
