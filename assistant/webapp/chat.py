@@ -15,7 +15,7 @@ import streamlit as st
 
 from assistant.answer import AskOptions, Conversation, ask
 from assistant.errors import HcpcsError
-from assistant.records import Answer, CodeRecord
+from assistant.records import Answer, CodeRecord, release_label
 from assistant.render import conversation_markdown
 from assistant.retrieval import Retriever
 from assistant.webapp.loader import Loader, text
@@ -28,6 +28,7 @@ NOTICE_STYLE = {
     "noc": "info",
     "coverage": "info",
     "product-agnostic": "warning",
+    "release-behind": "warning",
 }
 
 
@@ -96,7 +97,9 @@ def render_code(record: CodeRecord, best: bool) -> None:
 
 
 def render_answer(answer: Answer) -> None:
-    """The answer's fields: remarks, code cards, notices, then the cited guidance."""
+    """The answer's fields: the release it is answered from, remarks, code cards, notices
+    (a codebook behind the date of service among them), then the cited guidance."""
+    st.caption(text(f"Answered from {release_label(answer.release)}"))
     for remark in answer.remarks:
         st.caption(text(remark))
     for n, record in enumerate(answer.codes):
