@@ -392,7 +392,9 @@ def index() -> None:
 def index_build(ctx: click.Context, if_needed: bool) -> None:
     """Parse the corpus, embed it into Chroma, build BM25 beside it, and swap it in.
 
-    The previous index keeps answering until the new one is complete.
+    The previous index keeps answering until the new one is complete. Texts the previous
+    build embedded keep their vectors: after `hcpcs corpus add`, only the new and changed
+    texts are embedded.
     """
     from assistant import store
 

@@ -675,7 +675,8 @@ def format_build(manifest: dict[str, Any]) -> str:
         f"index {manifest['build_id']} built in {manifest['build_seconds']} s "
         f"(peak {manifest['peak_rss_mb']} MB, {manifest['size_bytes'] / 1e6:.1f} MB on disk): "
         f"{releases}; {manifest['drug_entries']} drug entries, "
-        f"{manifest['crosswalk_entries']} crosswalk entries, {manifest['passages']} passages"
+        f"{manifest['crosswalk_entries']} crosswalk entries, {manifest['passages']} passages; "
+        f"{manifest['reused_vectors']} vectors reused, {manifest['embedded_texts']} texts embedded"
     )
 
 
