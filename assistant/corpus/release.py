@@ -112,7 +112,7 @@ class ReleaseFiles:
                 for sub in sorted(path.iterdir()):
                     if sub.is_file():
                         self._members[sub.name] = (sub, None)
-            elif path.suffix.lower() == ".zip":
+            elif path.suffix.lower() == ".zip" or (path.is_file() and zipfile.is_zipfile(path)):
                 try:
                     with zipfile.ZipFile(path) as zf:
                         for name in zf.namelist():

@@ -195,6 +195,11 @@ def inspect(path: Path, release: str | None = None) -> Candidate:
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     name = path.name
+    if name.lower().endswith((".xlsx", ".xls")):
+        raise ParseError(
+            f"{name}: a spreadsheet; give the fixed-width HCPC<year>_<MON>_ANWEB*.txt file or "
+            "the CMS zip that holds it"
+        )
     if data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
         role = "archive"
         records_data, records_name, members = _zip_records(data, name)

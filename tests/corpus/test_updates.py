@@ -215,6 +215,7 @@ def _bad_inputs(tmp_path: Path, files) -> dict[str, tuple[list[str], int, tuple[
             1,
             ("2099-07", "newest action-effective date", "2099-04-01"),
         ),
+        "a spreadsheet": (t / "HCPC2099_APR_ANWEB.xlsx", 1, ("a spreadsheet", "ANWEB*.txt")),
         "missing path": (t / "nowhere.zip", 2, ("no such file",)),
         "a folder": (t, 2, ("is a folder",)),
     }
@@ -228,6 +229,7 @@ def _bad_inputs(tmp_path: Path, files) -> dict[str, tuple[list[str], int, tuple[
     (t / "codes.txt").write_bytes(_text(_april_lines()))
     (t / "y" / "HCPC2099_ANWEB.txt").write_bytes(_text(_april_lines()))
     (t / "HCPC2099_JUL_ANWEB.txt").write_bytes(_text(_april_lines()))
+    _zip(t / "HCPC2099_APR_ANWEB.xlsx", {"[Content_Types].xml": b"<Types/>"})
     return {name: ([str(path)], code, words) for name, (path, code, words) in cases.items()}
 
 
@@ -242,6 +244,7 @@ BAD = [
     "release not told",
     "year without quarter",
     "names and dates disagree",
+    "a spreadsheet",
     "missing path",
     "a folder",
 ]
@@ -257,6 +260,19 @@ def test_bad_input_is_one_line_and_changes_nothing(env, files, tmp_path, case):
     assert_one_line_error(result, code, *words)
     assert snapshot(corpus(env)) == before
     assert not (corpus(env) / LOCAL_MANIFEST).exists()
+
+
+def test_a_zip_saved_without_its_suffix_is_read_as_a_zip(env, files, tmp_path):
+    from assistant import store
+    from assistant.config import Settings
+    from assistant.embeddings import HashEmbedder
+
+    folder, plan = files
+    bare = tmp_path / "april-2099-alpha-numeric-hcpcs-file"
+    bare.write_bytes((folder / plan.zip_name).read_bytes())
+    assert run(env, "corpus", "add", str(bare)).exit_code == 0
+    manifest = store.build_index(Settings.from_env(env), embedder=HashEmbedder())
+    assert manifest["newest_release"] == "2099-04"
 
 
 def test_release_option_names_what_the_names_cannot(env, tmp_path):
