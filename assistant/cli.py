@@ -208,6 +208,9 @@ def corpus_fetch(
             raise click.UsageError("--latest downloads from CMS; it does not take --mirror")
         from assistant.corpus.updates import QUARTERLY_PAGE, fetch_latest
 
+        if page is not None and not re.fullmatch(r"https?://\S+", page):
+            raise click.BadParameter("give an http:// or https:// address", param_hint="--page")
+
         result = fetch_latest(
             settings.corpus_dir,
             settings.manifest,

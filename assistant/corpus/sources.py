@@ -394,8 +394,8 @@ class _Downloads:
 
 def download(url: str, path: Path, what: str, timeout: float = 60) -> None:
     """Save ``url`` to ``path``; CorpusError naming ``what`` and the address if it fails."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as resp, path.open("wb") as out:  # noqa: S310
             shutil.copyfileobj(resp, out)
     except (OSError, ValueError) as exc:
