@@ -284,7 +284,10 @@ def corpus_add(ctx: click.Context, path: Path, replace: bool, release: str | Non
 @click.argument("release")
 @click.pass_context
 def corpus_remove(ctx: click.Context, release: str) -> None:
-    """Remove a RELEASE (e.g. 2026-04) added with `hcpcs corpus add`: undo the add."""
+    """Remove a release added with `hcpcs corpus add`: undo the add.
+
+    RELEASE is its id, such as 2026-04. Releases of corpus/sources.toml cannot be removed.
+    """
     from assistant.corpus.updates import remove_release
 
     settings = _settings(ctx)
@@ -334,11 +337,12 @@ def corpus_list(ctx: click.Context, as_json: bool) -> None:
 def corpus_diff(
     ctx: click.Context, old: str, new: str, sections: tuple[str, ...], as_json: bool
 ) -> None:
-    """What changed from release OLD to release NEW (e.g. 2025-01 2026-01), from the records.
+    """What changed from release OLD to release NEW, computed from the records.
 
-    Codes added, terminated (with the date), reinstated, no longer in the file, long or
-    short descriptor revised (old and new text), coverage code changed. Reads the record
-    store of the built index: both releases must be loaded.
+    OLD and NEW are loaded releases, such as 2025-01 and 2026-01. Codes added, terminated
+    (with the date), reinstated, no longer in the file, long or short descriptor revised (old
+    and new text), coverage code changed. Reads the record store of the built index: both
+    releases must be loaded.
     """
     from assistant import store
     from assistant.changes import CHANGE_KINDS, change_line, counts, diff_releases
