@@ -237,8 +237,8 @@ def corpus_fetch(
 def _report_added(result) -> None:
     c = result.candidate
     what = (
-        f"release {result.release} ({c.file}: {c.codes:,} codes, {c.modifiers:,} modifiers, "
-        f"newest action {c.newest_action})"
+        f"release {result.release} ({c.file}: {c.codes:,} codes, {c.modifiers:,} "
+        f"modifier{'' if c.modifiers == 1 else 's'}, newest action {c.newest_action})"
     )
     if result.action == "already present":
         note = f", {result.note}" if result.note else ""
