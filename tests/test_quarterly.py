@@ -282,5 +282,7 @@ def test_the_real_2025_to_2026_diff_matches_the_corpus_readme(real_index):
     ended = {c["code"]: c for c in out["changes"] if c["change"] == "terminated"}
     assert len(added & ended.keys()) == 9
     assert [c["code"] for c in out["changes"] if c["change"] == "reinstated"] == ["J0570"]
-    # The rest were active in January 2025, most ending on the last day of 2025.
-    assert sum(1 for c in ended.values() if c["date"] == "2025-12-31") == 93
+    # The other 147 were active in January 2025, 93 of them ending on the last day of 2025.
+    before = {code: c for code, c in ended.items() if code not in added}
+    assert len(before) == 147
+    assert sum(1 for c in before.values() if c["date"] == "2025-12-31") == 93
