@@ -283,15 +283,17 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
     tmp.mkdir()
     collection_name = COLLECTION_PREFIX + build_id.lower()
     client = None
+    warming = None
     try:
         stages = _Stages()
+        embedder = embedder or make_embedder(settings.model)
+        warming = _warm_up(settings, embedder)
         report("parse corpus", 0, 1)
         if corpus is None:
             corpus = load_corpus(settings)
         report("parse corpus", 1, 1)
         stages.lap("parse")
         documents = build_documents(corpus)
-        embedder = embedder or make_embedder(settings.model)
         _write_stores(tmp, corpus, documents)
         stages.lap("records_and_lexical")
 
@@ -306,6 +308,8 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         reuse = _previous_vectors(settings, embedder, {d.text for d in documents})
         stages.lap("reuse")
         embedded = _embed_into(collection, documents, embedder, report, stages.lap, reuse)
+        if warming is not None:
+            warming.join()
 
         derive.join()
         derived = derive.result()
@@ -330,6 +334,8 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         shutil.rmtree(tmp, ignore_errors=True)
         if client is not None and settings.chroma_url is not None:
             _drop_collection(client, collection_name)
+        if warming is not None:
+            warming.join()  # not left loading (and writing to stderr) while the process ends
         raise
     _prune(settings, paths, keep={build_id})
     manifest["size_bytes"] = _du(paths.builds / build_id)
@@ -458,6 +464,33 @@ def _stat_record(path: Path) -> dict[str, int]:
 def _file_record(path: Path) -> dict[str, Any]:
     """What a build file is checked against when the index is opened (see ``damage``)."""
     return _stat_record(path) | {"sha256": sha256_file(path)}
+
+
+def _warm_up(settings: Settings, embedder):
+    """Load the model on a thread while the corpus is parsed, when texts will need embedding:
+    always for a first build, and for a rebuild when the corpus changed (an added quarter).
+    The loading (about ten seconds) then costs a rebuild almost nothing. Returns the thread.
+    """
+    prepare = getattr(embedder, "prepare", None)
+    if prepare is None:
+        return None
+    try:
+        previous = read_manifest(build_dir(settings)).get("corpus", {})
+        current = corpus_sources(settings.manifest, settings.corpus_dir)
+        if {s.id: s.sha256 for s in current} == {k: v.get("sha256") for k, v in previous.items()}:
+            return None  # the same corpus: nothing new to embed, unless the model changed
+    except HcpcsError:
+        pass  # no previous index, or the corpus cannot be read (the parse will say why)
+
+    def load() -> None:
+        try:
+            prepare()
+        except Exception:  # noqa: S110 - the embed step loads it again and reports the error
+            pass
+
+    thread = threading.Thread(target=load, name="load-model", daemon=True)
+    thread.start()
+    return thread
 
 
 def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
