@@ -233,3 +233,51 @@ def change_line(change: Change) -> str:
         return f"{what} {change.label}: was {change.before}, now {change.after}"
     when = f" {change.date.isoformat()}" if change.date else ""
     return f'{what} {change.label}{when}: "{change.descriptor}"'
+
+
+def diff_index(settings, old: str, new: str, sections: Iterable[str] = ()) -> list[Change]:
+    """`hcpcs corpus diff`: the changes between two releases of the current index.
+
+    ``sections`` are letters (either case) or ``modifier``; anything else is a UsageError.
+    """
+    from assistant.codebook import Codebook
+    from assistant.retrieval import Filters
+    from assistant.store import check_current
+
+    wanted = tuple("modifier" if s.lower() == "modifier" else s.upper() for s in sections)
+    Filters(sections=wanted)  # the one check of a section, as `hcpcs ask` makes it
+    directory, _manifest = check_current(settings)
+    book = Codebook(directory / "records.sqlite")
+    try:
+        return diff_releases(book, old, new, wanted)
+    finally:
+        book.close()
+
+
+def diff_json(old: str, new: str, sections: Iterable[str], changes: list[Change]) -> dict:
+    """`hcpcs corpus diff --json`: the releases, the counts by kind and every change."""
+    return {
+        "old": old,
+        "new": new,
+        "sections": [s if s.lower() == "modifier" else s.upper() for s in sections],
+        "counts": counts(changes),
+        "changes": [c.as_dict() for c in changes],
+    }
+
+
+def format_diff(old: str, new: str, sections: Iterable[str], changes: list[Change]) -> str:
+    """`hcpcs corpus diff`: a line of counts, then the changes of each kind, one a line."""
+    wanted = [s if s.lower() == "modifier" else s.upper() for s in sections]
+    tally = counts(changes)
+    lines = [
+        f"CMS HCPCS {old} -> {new}"
+        + (f" (sections {', '.join(wanted)})" if wanted else "")
+        + ": "
+        + ", ".join(f"{n} {CHANGE_KINDS[kind]}" for kind, n in tally.items())
+    ]
+    for kind, label in CHANGE_KINDS.items():
+        of_kind = [c for c in changes if c.change == kind]
+        if of_kind:
+            lines += ["", f"{label.capitalize()} ({len(of_kind)}):"]
+            lines += [f"  {change_line(c)}" for c in of_kind]
+    return "\n".join(lines)

@@ -206,10 +206,7 @@ def corpus_fetch(
     if latest:
         if mirror is not None:
             raise click.UsageError("--latest downloads from CMS; it does not take --mirror")
-        from assistant.corpus.updates import QUARTERLY_PAGE, fetch_latest
-
-        if page is not None and not re.fullmatch(r"https?://\S+", page):
-            raise click.BadParameter("give an http:// or https:// address", param_hint="--page")
+        from assistant.corpus.updates import QUARTERLY_PAGE, fetch_latest, format_added
 
         result = fetch_latest(
             settings.corpus_dir,
@@ -218,34 +215,19 @@ def corpus_fetch(
             replace=replace,
             progress=lambda msg: click.echo(msg, err=True),
         )
-        _report_added(result)
+        click.echo(format_added(result))
         return
     if page is not None or replace:
         raise click.UsageError("--page and --replace go with --latest")
-    from assistant.corpus.sources import fetch, load_sources
+    from assistant.corpus.sources import fetch, fetch_summary, fetched_line, load_sources
 
-    def progress(item) -> None:
-        click.echo(f"{item.action:>10}  {item.source.path}  ({item.how})")
-
-    results = fetch(load_sources(settings.manifest), settings.corpus_dir, mirror, progress)
-    changed = sum(1 for item in results if item.action != "verified")
-    click.echo(
-        f"{len(results)} files verified in {settings.corpus_dir} ({changed} new or replaced)"
+    results = fetch(
+        load_sources(settings.manifest),
+        settings.corpus_dir,
+        mirror,
+        lambda item: click.echo(fetched_line(item)),
     )
-
-
-def _report_added(result) -> None:
-    c = result.candidate
-    what = (
-        f"release {result.release} ({c.file}: {c.codes:,} codes, {c.modifiers:,} "
-        f"modifier{'' if c.modifiers == 1 else 's'}, newest action {c.newest_action})"
-    )
-    if result.action == "already present":
-        note = f", {result.note}" if result.note else ""
-        click.echo(f"{what} is already present{note}: nothing changed")
-        return
-    click.echo(f"{result.action} {what}")
-    click.echo("run `hcpcs index build` to use it (only new and changed texts are embedded)")
+    click.echo(fetch_summary(results, settings.corpus_dir))
 
 
 @corpus.command("add")
@@ -266,7 +248,7 @@ def corpus_add(ctx: click.Context, path: Path, replace: bool, release: str | Non
     effective date, origin). The same file again changes nothing; another file for a release
     already added is refused unless --replace. Then run `hcpcs index build`.
     """
-    from assistant.corpus.updates import add_release
+    from assistant.corpus.updates import add_release, format_added
 
     settings = _settings(ctx)
     result = add_release(
@@ -277,7 +259,7 @@ def corpus_add(ctx: click.Context, path: Path, replace: bool, release: str | Non
         release=release,
         origin=str(path.resolve()),
     )
-    _report_added(result)
+    click.echo(format_added(result))
 
 
 @corpus.command("remove")
@@ -288,12 +270,10 @@ def corpus_remove(ctx: click.Context, release: str) -> None:
 
     RELEASE is its id, such as 2026-04. Releases of corpus/sources.toml cannot be removed.
     """
-    from assistant.corpus.updates import remove_release
+    from assistant.corpus.updates import format_removed, remove_release
 
     settings = _settings(ctx)
-    removed = remove_release(settings.corpus_dir, settings.manifest, release)
-    click.echo(f"removed release {removed.release} ({removed.file})")
-    click.echo("run `hcpcs index build` to rebuild the index without it")
+    click.echo(format_removed(remove_release(settings.corpus_dir, settings.manifest, release)))
 
 
 @corpus.command("list")
@@ -302,24 +282,22 @@ def corpus_remove(ctx: click.Context, release: str) -> None:
 def corpus_list(ctx: click.Context, as_json: bool) -> None:
     """Show each source, whose manifest names it (project or local), and whether it is
     present and verified."""
-    from assistant.corpus.sources import corpus_sources, format_states, source_states, states_json
+    from assistant.corpus.sources import (
+        corpus_sources,
+        format_states,
+        source_states,
+        states_json,
+        states_problem,
+    )
 
     settings = _settings(ctx)
     states = source_states(
         corpus_sources(settings.manifest, settings.corpus_dir), settings.corpus_dir
     )
-    if as_json:
-        click.echo(json.dumps(states_json(states), indent=2))
-    else:
-        click.echo(format_states(states))
-    bad = [s for s in states if not s.verified]
-    if bad:
-        fix = (
-            "`hcpcs corpus add` or `hcpcs corpus remove` the local ones"
-            if all(s.source.local for s in bad)
-            else "run `hcpcs corpus fetch`"
-        )
-        click.echo(f"{len(bad)} of {len(states)} files missing or not verified; {fix}", err=True)
+    click.echo(json.dumps(states_json(states), indent=2) if as_json else format_states(states))
+    problem = states_problem(states)
+    if problem:
+        click.echo(problem, err=True)
         ctx.exit(1)
 
 
@@ -332,7 +310,7 @@ def corpus_list(ctx: click.Context, as_json: bool) -> None:
     multiple=True,
     help="Only codes of this section letter (repeatable), or 'modifier'.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option()
 @click.pass_context
 def corpus_diff(
     ctx: click.Context, old: str, new: str, sections: tuple[str, ...], as_json: bool
@@ -344,45 +322,13 @@ def corpus_diff(
     and new text), coverage code changed. Reads the record store of the built index: both
     releases must be loaded.
     """
-    from assistant import store
-    from assistant.changes import CHANGE_KINDS, change_line, counts, diff_releases
-    from assistant.codebook import Codebook
-    from assistant.retrieval import Filters
-    from assistant.service import make_options
+    from assistant.changes import diff_index, diff_json, format_diff
 
-    wanted = make_options(None, sections=sections).filters.sections
-    Filters(sections=wanted)  # a bad --section is a usage error
-    directory, _manifest = store.check_current(_settings(ctx))
-    book = Codebook(directory / "records.sqlite")
-    try:
-        changes = diff_releases(book, old, new, wanted)
-    finally:
-        book.close()
-    tally = counts(changes)
+    changes = diff_index(_settings(ctx), old, new, sections)
     if as_json:
-        out = {
-            "old": old,
-            "new": new,
-            "sections": list(wanted),
-            "counts": tally,
-            "changes": [c.as_dict() for c in changes],
-        }
-        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
-        return
-    click.echo(
-        f"CMS HCPCS {old} -> {new}"
-        + (f" (sections {', '.join(wanted)})" if wanted else "")
-        + ": "
-        + ", ".join(f"{n} {CHANGE_KINDS[kind]}" for kind, n in tally.items())
-    )
-    for kind, label in CHANGE_KINDS.items():
-        of_kind = [c for c in changes if c.change == kind]
-        if not of_kind:
-            continue
-        click.echo("")
-        click.echo(f"{label.capitalize()} ({len(of_kind)}):")
-        for change in of_kind:
-            click.echo(f"  {change_line(change)}")
+        click.echo(json.dumps(diff_json(old, new, sections, changes), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_diff(old, new, sections, changes))
 
 
 # --------------------------------------------------------------------------- index

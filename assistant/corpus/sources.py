@@ -259,27 +259,59 @@ def source_states(sources: Iterable[Source], corpus_dir: Path) -> list[SourceSta
 
 
 def states_json(states: Iterable[SourceState]) -> list[dict[str, object]]:
-    """`hcpcs corpus list --json`: one object per source."""
+    """`hcpcs corpus list --json`: one object per source, ``manifest`` saying whose it is."""
     return [
         {
             "id": s.source.id,
+            "manifest": "local" if s.source.local else "project",
             "kind": s.source.kind,
             "release": s.source.release,
+            "effective": s.source.effective.isoformat() if s.source.effective else None,
             "path": s.source.path,
+            "sha256": s.source.sha256,
             "present": s.present,
             "verified": s.verified,
+            "verified_by": s.source.verified_by,
+            "origin": s.source.origin or s.source.url,
         }
         for s in states
     ]
 
 
 def format_states(states: Iterable[SourceState]) -> str:
-    """`hcpcs corpus list`: one line per source, verified, MISMATCH or missing."""
+    """`hcpcs corpus list`: one line per source, verified, MISMATCH or missing, and whether
+    the project's manifest or the local one names it."""
     lines = []
     for s in states:
         mark = "verified" if s.verified else ("MISMATCH" if s.present else "missing")
-        lines.append(f"{mark:<9} {s.source.kind:<18} {s.source.release or '-':<8} {s.source.path}")
+        owner = "local" if s.source.local else "project"
+        lines.append(
+            f"{mark:<9} {owner:<8} {s.source.kind:<18} {s.source.release or '-':<8} {s.source.path}"
+        )
     return "\n".join(lines)
+
+
+def states_problem(states: list[SourceState]) -> str | None:
+    """What `hcpcs corpus list` says when files are missing or not verified, and the fix."""
+    bad = [s for s in states if not s.verified]
+    if not bad:
+        return None
+    fix = (
+        "`hcpcs corpus add` or `hcpcs corpus remove` the local ones"
+        if all(s.source.local for s in bad)
+        else "run `hcpcs corpus fetch`"
+    )
+    return f"{len(bad)} of {len(states)} files missing or not verified; {fix}"
+
+
+def fetched_line(item: Fetched) -> str:
+    """One line per source of a fetch: what was done, the file, how it was verified."""
+    return f"{item.action:>10}  {item.source.path}  ({item.how})"
+
+
+def fetch_summary(results: list[Fetched], corpus_dir: Path) -> str:
+    changed = sum(1 for item in results if item.action != "verified")
+    return f"{len(results)} files verified in {corpus_dir} ({changed} new or replaced)"
 
 
 def fetch(

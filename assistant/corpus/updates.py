@@ -535,6 +535,29 @@ def latest_link(page: str, page_url: str) -> tuple[str, str]:
     return url, rid
 
 
+def format_added(result: Added) -> str:
+    """What `corpus add` (or `corpus fetch --latest`) did, for a person."""
+    c = result.candidate
+    what = (
+        f"release {result.release} ({c.file}: {c.codes:,} codes, {c.modifiers:,} "
+        f"modifier{'' if c.modifiers == 1 else 's'}, newest action {c.newest_action})"
+    )
+    if result.action == "already present":
+        note = f", {result.note}" if result.note else ""
+        return f"{what} is already present{note}: nothing changed"
+    return (
+        f"{result.action} {what}\n"
+        "run `hcpcs index build` to use it (only new and changed texts are embedded)"
+    )
+
+
+def format_removed(source: Source) -> str:
+    return (
+        f"removed release {source.release} ({source.file})\n"
+        "run `hcpcs index build` to rebuild the index without it"
+    )
+
+
 def fetch_latest(
     corpus_dir: Path,
     manifest: Path,
@@ -544,6 +567,8 @@ def fetch_latest(
     progress: Progress | None = None,
 ) -> Added:
     """Read the CMS quarterly-update page, download the newest alpha-numeric zip, add it."""
+    if not re.fullmatch(r"https?://\S+", page_url):
+        raise UsageError(f"the page must be an http:// or https:// address, not {page_url!r}")
     note = progress or (lambda _msg: None)
     with tempfile.TemporaryDirectory(prefix="hcpcs-latest-") as tmp:
         page_path = Path(tmp) / "page.html"
