@@ -57,6 +57,10 @@ WORDING = {
         "This is a question about HCPCS policy rather than about an item, so no code is named; "
         "the guidance cited below is what the answer rests on."
     ),
+    "release-behind": (
+        "Answered from the {release} release; codes added or changed after {end} are not "
+        "known here; `hcpcs corpus add` the current quarter."
+    ),
     "follow-up": "(Read as a follow-up to the previous question.)",
     "clarified": "(Read as the answer to the clarifying question: {phrases}.)",
     "clarify": "{options}: which applies?",
@@ -307,6 +311,8 @@ def compose(
     if policy_only and not shown:
         # Answered from the guidance: the passage that best matches the question.
         citations.extend(_passage_citation(hit.record, "policy") for hit in result.passages[:1])
+    behind = release_behind(result.release, filters.date_of_service)
+    notices.extend([behind] if behind is not None else [])
 
     differences = compare(shown)
     clarify = None
@@ -331,6 +337,21 @@ def compose(
     from assistant.render import answer_text
 
     return replace(answer, text=answer_text(answer))
+
+
+def release_behind(release: str, day: date | None, today: date | None = None) -> Notice | None:
+    """The release-behind notice when the date of service (without one, today) is later than
+    the end of the quarter the answer's release opens: codes CMS added or changed since are
+    not in it. None when the release still covers that date."""
+    from assistant.records import release_month_name, release_quarter_end
+
+    end = release_quarter_end(release)
+    if (day or today or date.today()) <= end:
+        return None
+    text = WORDING["release-behind"].format(
+        release=release_month_name(release), end=end.isoformat()
+    )
+    return Notice("release-behind", text)
 
 
 def _shown(result: Result, options: AskOptions) -> list[CodeRecord]:

@@ -165,7 +165,11 @@ def cli(
 
 @cli.group()
 def corpus() -> None:
-    """Fetch, verify and list the CMS source files (corpus/sources.toml)."""
+    """Fetch, add, verify, list and compare the CMS source files.
+
+    The project's manifest is corpus/sources.toml; releases you add with `hcpcs corpus add`
+    are recorded in local-sources.toml inside the corpus folder.
+    """
 
 
 @corpus.command("fetch")
@@ -174,47 +178,157 @@ def corpus() -> None:
     type=click.Path(path_type=Path),
     help="Copy from this local mirror folder instead of downloading from CMS.",
 )
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Instead: find the newest quarterly alpha-numeric zip on the CMS quarterly-update "
+    "page, download it and add it (as `hcpcs corpus add` does).",
+)
+@click.option(
+    "--page",
+    metavar="URL",
+    help="With --latest: the page to read (default: the CMS quarterly-update page).",
+)
+@click.option("--replace", is_flag=True, help="With --latest: replace a release added before.")
 @click.pass_context
-def corpus_fetch(ctx: click.Context, mirror: Path | None) -> None:
-    """Copy or download every source file, verify its sha256, and write it atomically.
+def corpus_fetch(
+    ctx: click.Context, mirror: Path | None, latest: bool, page: str | None, replace: bool
+) -> None:
+    """Copy or download every source file, verify it, and write it atomically.
 
-    Without --mirror, files are downloaded from their official addresses. A checksum mismatch
-    or a missing file stops the fetch and leaves the corpus folder as it was.
+    Without --mirror, files are downloaded from their official addresses (CMS zips are
+    unpacked) and verified by sha256, or, when CMS's bytes differ from the pinned copy, by the
+    fingerprint of their records or text; a guidance web page is kept as text when every
+    statement the answers cite is found in it. One line per file says how it was verified. A
+    mismatch or a missing file stops the fetch and leaves the corpus folder as it was.
     """
-    from assistant.corpus.sources import fetch, load_sources
+    settings = _settings(ctx)
+    if latest:
+        if mirror is not None:
+            raise click.UsageError("--latest downloads from CMS; it does not take --mirror")
+        from assistant.corpus.updates import QUARTERLY_PAGE, fetch_latest, format_added
+
+        result = fetch_latest(
+            settings.corpus_dir,
+            settings.manifest,
+            page or QUARTERLY_PAGE,
+            replace=replace,
+            progress=lambda msg: click.echo(msg, err=True),
+        )
+        click.echo(format_added(result))
+        return
+    if page is not None or replace:
+        raise click.UsageError("--page and --replace go with --latest")
+    from assistant.corpus.sources import fetch, fetch_summary, fetched_line, load_sources
+
+    results = fetch(
+        load_sources(settings.manifest),
+        settings.corpus_dir,
+        mirror,
+        lambda item: click.echo(fetched_line(item)),
+    )
+    click.echo(fetch_summary(results, settings.corpus_dir))
+
+
+@corpus.command("add")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace a release added before from another file.")
+@click.option(
+    "--release",
+    metavar="YYYY-MM",
+    help="The release (2026-04) when the file names cannot tell it; checked against them.",
+)
+@click.pass_context
+def corpus_add(ctx: click.Context, path: Path, replace: bool, release: str | None) -> None:
+    """Add a CMS quarterly release: the zip CMS publishes, or its HCPC*ANWEB*.txt file.
+
+    The release (year and quarter) is told from the names and checked against the records'
+    action-effective dates; every record is parsed before anything changes. The file is
+    copied into the corpus folder and recorded in local-sources.toml (sha256, release,
+    effective date, origin). The same file again changes nothing; another file for a release
+    already added is refused unless --replace. Then run `hcpcs index build`.
+    """
+    from assistant.corpus.updates import add_release, format_added
 
     settings = _settings(ctx)
-
-    def progress(src, action: str) -> None:
-        click.echo(f"{action:>10}  {src.path}", err=True)
-
-    results = fetch(load_sources(settings.manifest), settings.corpus_dir, mirror, progress)
-    changed = sum(1 for _s, action in results if action != "verified")
-    click.echo(
-        f"{len(results)} files verified in {settings.corpus_dir} ({changed} new or replaced)"
+    result = add_release(
+        settings.corpus_dir,
+        settings.manifest,
+        path,
+        replace=replace,
+        release=release,
+        origin=str(path.resolve()),
     )
+    click.echo(format_added(result))
+
+
+@corpus.command("remove")
+@click.argument("release")
+@click.pass_context
+def corpus_remove(ctx: click.Context, release: str) -> None:
+    """Remove a release added with `hcpcs corpus add`: undo the add.
+
+    RELEASE is its id, such as 2026-04. Releases of corpus/sources.toml cannot be removed.
+    """
+    from assistant.corpus.updates import format_removed, remove_release
+
+    settings = _settings(ctx)
+    click.echo(format_removed(remove_release(settings.corpus_dir, settings.manifest, release)))
 
 
 @corpus.command("list")
 @json_option()
 @click.pass_context
 def corpus_list(ctx: click.Context, as_json: bool) -> None:
-    """Show each source, and whether it is present and verified by sha256."""
-    from assistant.corpus.sources import format_states, load_sources, source_states, states_json
+    """Show each source, whose manifest names it (project or local), and whether it is
+    present and verified."""
+    from assistant.corpus.sources import (
+        corpus_sources,
+        format_states,
+        source_states,
+        states_json,
+        states_problem,
+    )
 
     settings = _settings(ctx)
-    states = source_states(load_sources(settings.manifest), settings.corpus_dir)
-    if as_json:
-        click.echo(json.dumps(states_json(states), indent=2))
-        return
-    click.echo(format_states(states))
-    bad = [s for s in states if not s.verified]
-    if bad:
-        click.echo(
-            f"{len(bad)} of {len(states)} files missing or not verified; run `hcpcs corpus fetch`",
-            err=True,
-        )
+    states = source_states(
+        corpus_sources(settings.manifest, settings.corpus_dir), settings.corpus_dir
+    )
+    click.echo(json.dumps(states_json(states), indent=2) if as_json else format_states(states))
+    problem = states_problem(states)
+    if problem:
+        click.echo(problem, err=True)
         ctx.exit(1)
+
+
+@corpus.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    help="Only codes of this section letter (repeatable), or 'modifier'.",
+)
+@json_option()
+@click.pass_context
+def corpus_diff(
+    ctx: click.Context, old: str, new: str, sections: tuple[str, ...], as_json: bool
+) -> None:
+    """What changed from release OLD to release NEW, computed from the records.
+
+    OLD and NEW are loaded releases, such as 2025-01 and 2026-01. Codes added, terminated
+    (with the date), reinstated, no longer in the file, long or short descriptor revised (old
+    and new text), coverage code changed. Reads the record store of the built index: both
+    releases must be loaded.
+    """
+    from assistant.changes import diff_index, diff_json, format_diff
+
+    changes = diff_index(_settings(ctx), old, new, sections)
+    if as_json:
+        click.echo(json.dumps(diff_json(old, new, sections, changes), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_diff(old, new, sections, changes))
 
 
 # --------------------------------------------------------------------------- index
@@ -231,7 +345,9 @@ def index() -> None:
 def index_build(ctx: click.Context, if_needed: bool) -> None:
     """Parse the corpus, embed it into Chroma, build BM25 beside it, and swap it in.
 
-    The previous index keeps answering until the new one is complete.
+    The previous index keeps answering until the new one is complete. Texts the previous
+    build embedded keep their vectors: after `hcpcs corpus add`, only the new and changed
+    texts are embedded.
     """
     from assistant import store
 

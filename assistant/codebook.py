@@ -232,6 +232,12 @@ class Codebook:
         rows = self._rows("SELECT data FROM codes ORDER BY code, kind, release")
         return [serialize.loads(CodeRecord, r[0]) for r in rows]
 
+    def records_of(self, release: str) -> dict[tuple[str, str], CodeRecord]:
+        """Every record of one release, by (kind, code)."""
+        rows = self._rows("SELECT data FROM codes WHERE release=?", (release,))
+        records = (serialize.loads(CodeRecord, r[0]) for r in rows)
+        return {(r.kind, r.code): r for r in records}
+
     def get(self, code: str, kind: str, release: str) -> CodeRecord | None:
         rows = self._rows(
             "SELECT data FROM codes WHERE code=? AND kind=? AND release=?", (code, kind, release)

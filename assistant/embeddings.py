@@ -77,6 +77,11 @@ class PackagedModelEmbedder:
                 self._bf16 = bool(torch.backends.mkldnn.is_available()) and _cpu_has_bf16()
         return self._model
 
+    def prepare(self) -> None:
+        """Load the document-side model now (safe from a background thread): index builds
+        load it while they parse the corpus."""
+        self._load()
+
     def load_query_encoder(self):
         """Load the question-side encoder (safe to call from a background thread)."""
         with self._lock:

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from assistant.changes import change_line, code_history
 from assistant.codebook import Codebook
 from assistant.config import Settings
-from assistant.records import CodeRecord, release_label
+from assistant.records import release_label
 from assistant.serialize import to_jsonable
 from assistant.store import check_current
 
 
 def lookup_code(settings: Settings, code: str, release: str | None = None) -> dict[str, Any]:
-    """The records of ``code`` across releases, with its status in the newest and what changed."""
+    """The records of ``code`` across releases, with its status in the newest and its history:
+    what changed from each loaded release to the next (assistant.changes)."""
     directory, manifest = check_current(settings)
     book = Codebook(directory / "records.sqlite")
     try:
         history = book.lookup(code)
         shown = book.lookup(code, release) if release else history
+        changes = code_history(book, history[-1].code, history[-1].kind)
     finally:
         book.close()
     newest = manifest["newest_release"]
@@ -28,24 +31,8 @@ def lookup_code(settings: Settings, code: str, release: str | None = None) -> di
         "newest_release": newest,
         "status": latest.status_in(newest),
         "records": [to_jsonable(r) | {"status": r.status_text} for r in shown],
-        "changes": descriptor_changes(shown),
+        "changes": [c.as_dict() | {"line": change_line(c)} for c in changes],
     }
-
-
-def descriptor_changes(records: list[CodeRecord]) -> list[dict[str, str]]:
-    """Where the long descriptor differs from the previous release that has the code."""
-    out = []
-    for before, after in zip(records, records[1:], strict=False):
-        if before.long_description != after.long_description:
-            out.append(
-                {
-                    "from_release": before.release,
-                    "to_release": after.release,
-                    "before": before.long_description,
-                    "after": after.long_description,
-                }
-            )
-    return out
 
 
 def _same_record_groups(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -104,11 +91,11 @@ def format_lookup(result: dict[str, Any]) -> str:
         shown = [f"{k} {v}" for k, v in extra if v]
         if shown:
             lines.append("  Other:            " + "; ".join(shown))
-    for change in result["changes"]:
+    if result["changes"]:
         lines.append("")
-        lines.append(f"Descriptor changed {change['from_release']} -> {change['to_release']}:")
-        lines.append(f'  was: "{change["before"]}"')
-        lines.append(f'  now: "{change["after"]}"')
+        lines.append("History (from each loaded release to the next):")
+        for change in result["changes"]:
+            lines.append(f"  {change['old_release']} -> {change['new_release']}  {change['line']}")
     lines.append("")
     lines.append("The existence of a code does not, of itself, determine coverage or payment.")
     return "\n".join(lines)

@@ -44,6 +44,25 @@ def release_label(release: str) -> str:
     return f"CMS HCPCS {release}"
 
 
+def release_quarter_end(release: str) -> date:
+    """The last day of the quarter a release (``YYYY-MM``) opens: 2026-01 -> 2026-03-31.
+
+    CMS publishes a release per quarter; what changes after its quarter is in the next one.
+    """
+    import calendar
+
+    year, month = int(release[:4]), int(release[5:7]) + 2
+    year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def release_month_name(release: str) -> str:
+    """``January 2026`` for ``2026-01``."""
+    import calendar
+
+    return f"{calendar.month_name[int(release[5:7])]} {release[:4]}"
+
+
 @dataclass(frozen=True)
 class CodeRecord:
     """One HCPCS Level II procedure code or modifier as one CMS release publishes it."""
@@ -234,6 +253,7 @@ NOTICE_IDS = (
     "not-yet-valid",  # a code shown was added after the date of service
     "noc",  # a code shown is not otherwise classified
     "no-evidence",  # nothing relevant enough: no code is named
+    "release-behind",  # the date of service (or today) is past the release's quarter
 )
 # Why an answer gives no billing units for a dose it read (Units.problem); the remark that
 # says so is worded in assistant.answer.

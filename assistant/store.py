@@ -31,7 +31,7 @@ from typing import Any
 from assistant import __version__
 from assistant.config import Settings
 from assistant.corpus.release import PARSER_VERSION as RELEASE_PARSER_VERSION
-from assistant.corpus.sources import load_sources, sha256_file
+from assistant.corpus.sources import LOCAL_MANIFEST, corpus_sources, sha256_file
 from assistant.embeddings import installed_version
 from assistant.errors import (
     HcpcsError,
@@ -107,10 +107,30 @@ def staleness(settings: Settings, manifest: dict[str, Any]) -> list[str]:
             f"built for Chroma at {built_url or 'embedded'}, settings use "
             f"{settings.chroma_url or 'embedded'}"
         )
-    sources = load_sources(settings.manifest)
-    recorded = manifest.get("corpus", {})
-    if {s.id: s.sha256 for s in sources} != {k: v.get("sha256") for k, v in recorded.items()}:
-        reasons.append(f"{settings.manifest.name} lists other files or checksums")
+    sources = corpus_sources(settings.manifest, settings.corpus_dir)
+    recorded = {k: v.get("sha256") for k, v in manifest.get("corpus", {}).items()}
+    now = {s.id: s.sha256 for s in sources}
+    if now != recorded:
+        local = {s.id for s in sources if s.local} | {
+            k for k, v in manifest.get("corpus", {}).items() if v.get("local")
+        }
+        changed = {k for k in now.keys() | recorded.keys() if now.get(k) != recorded.get(k)}
+        if changed - local:
+            reasons.append(f"{settings.manifest.name} lists other files or checksums")
+        if changed & local:
+            added = sorted(now.keys() - recorded.keys())
+            removed = sorted(recorded.keys() - now.keys())
+            detail = "; ".join(
+                part
+                for part in (
+                    f"added {', '.join(added)}" if added else "",
+                    f"removed {', '.join(removed)}" if removed else "",
+                )
+                if part
+            )
+            reasons.append(
+                f"{LOCAL_MANIFEST} lists other files or checksums ({detail or 'replaced'})"
+            )
     glossary = manifest.get("glossary", {}).get("sha256")
     try:
         current = sha256_file(settings.glossary)
@@ -130,7 +150,7 @@ def corpus_problems(settings: Settings, manifest: dict[str, Any]) -> list[str]:
     """
     problems = []
     recorded = manifest.get("corpus", {})
-    for src in load_sources(settings.manifest):
+    for src in corpus_sources(settings.manifest, settings.corpus_dir):
         path = settings.corpus_dir / src.path
         rec = recorded.get(src.id, {})
         try:
@@ -264,15 +284,17 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
     tmp.mkdir()
     collection_name = COLLECTION_PREFIX + build_id.lower()
     client = None
+    warming = None
     try:
         stages = _Stages()
+        embedder = embedder or make_embedder(settings.model)
+        warming = _warm_up(settings, embedder)
         report("parse corpus", 0, 1)
         if corpus is None:
             corpus = load_corpus(settings)
         report("parse corpus", 1, 1)
         stages.lap("parse")
         documents = build_documents(corpus)
-        embedder = embedder or make_embedder(settings.model)
         _write_stores(tmp, corpus, documents)
         stages.lap("records_and_lexical")
 
@@ -284,9 +306,11 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         collection = client.create_collection(
             collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
-        reuse = _previous_vectors(settings, embedder, {d.id for d in documents})
+        reuse = _previous_vectors(settings, embedder, {d.text for d in documents})
         stages.lap("reuse")
-        _embed_into(collection, documents, embedder, report, stages.lap, reuse)
+        embedded = _embed_into(collection, documents, embedder, report, stages.lap, reuse)
+        if warming is not None:
+            warming.join()
 
         derive.join()
         derived = derive.result()
@@ -298,7 +322,8 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         manifest["successors"] = len(derived[1])
         manifest["build_seconds"] = round(time.perf_counter() - started, 2)
         manifest["stage_seconds"] = stages.seconds
-        manifest["reused_vectors"] = len(reuse)
+        manifest["reused_vectors"] = sum(1 for d in documents if d.text in reuse)
+        manifest["embedded_texts"] = embedded
         manifest["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         manifest["files"] = {name: _file_record(tmp / name) for name in CHECKED_FILES}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -310,6 +335,8 @@ def _build(settings: Settings, paths: IndexPaths, started: float, report, embedd
         shutil.rmtree(tmp, ignore_errors=True)
         if client is not None and settings.chroma_url is not None:
             _drop_collection(client, collection_name)
+        if warming is not None:
+            warming.join()  # not left loading (and writing to stderr) while the process ends
         raise
     _prune(settings, paths, keep={build_id})
     manifest["size_bytes"] = _du(paths.builds / build_id)
@@ -398,8 +425,10 @@ def _describe(
         },
         "chroma": {"url": settings.chroma_url, "collection": collection_name},
         "corpus": {
-            s.id: {"sha256": s.sha256, "path": s.path} | _stat_record(settings.corpus_dir / s.path)
-            for s in load_sources(settings.manifest)
+            s.id: {"sha256": s.sha256, "path": s.path}
+            | {"local": s.local, "verified_by": s.verified_by}
+            | _stat_record(settings.corpus_dir / s.path)
+            for s in corpus.sources
         },
         "releases": _release_summaries(corpus),
         "newest_release": max(corpus.releases),
@@ -443,14 +472,45 @@ def _file_record(path: Path) -> dict[str, Any]:
     return _stat_record(path) | {"sha256": sha256_file(path)}
 
 
-def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
-    """Vectors of the current build that the new one can keep: same model, same document id.
+def _warm_up(settings: Settings, embedder):
+    """Load the model on a thread while the corpus is parsed, when texts will need embedding:
+    always for a first build, and for a rebuild when the corpus changed (an added quarter).
+    The loading (about ten seconds) then costs a rebuild almost nothing. Returns the thread.
+    """
+    prepare = getattr(embedder, "prepare", None)
+    if prepare is None:
+        return None
+    try:
+        previous = read_manifest(build_dir(settings)).get("corpus", {})
+        current = corpus_sources(settings.manifest, settings.corpus_dir)
+        if {s.id: s.sha256 for s in current} == {k: v.get("sha256") for k, v in previous.items()}:
+            return None  # the same corpus: nothing new to embed, unless the model changed
+    except HcpcsError:
+        pass  # no previous index, or the corpus cannot be read (the parse will say why)
 
-    Document ids are hashes of their content, so an unchanged document has an unchanged id and
-    its vector can be copied instead of recomputed. Anything odd about the old index (stale
-    format, unreadable, another model) means nothing is reused.
+    def load() -> None:
+        try:
+            prepare()
+        except Exception:  # noqa: S110 - the embed step loads it again and reports the error
+            pass
+
+    thread = threading.Thread(target=load, name="load-model", daemon=True)
+    thread.start()
+    return thread
+
+
+def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[str, list[float]]:
+    """Vectors of the current build that the new one can keep, by text: same model, same text.
+
+    A vector depends on nothing but its text, so a document whose text the previous build
+    embedded (under any id: a record layout passage that moved to a newer release, a
+    descriptor carried by one more release) keeps its vector instead of being embedded
+    again. Anything odd about the old index (stale format, unreadable, another model) means
+    nothing is reused.
     """
     try:
+        from assistant.codebook import Codebook
+
         directory = build_dir(settings)
         manifest = read_manifest(directory)
         model = manifest.get("model", {})
@@ -458,10 +518,15 @@ def _previous_vectors(settings: Settings, embedder, wanted: set[str]) -> dict[st
             return {}
         if manifest.get("chroma", {}).get("url") != settings.chroma_url:
             return {}
+        book = Codebook(directory / "records.sqlite")
+        try:
+            by_id = {d[0]: d[3] for d in book.documents() if d[3] in wanted}
+        finally:
+            book.close()
         collection = open_collection(settings, directory, manifest)
         return {
-            doc_id: [float(x) for x in vector]
-            for doc_id, vector in read_vectors(collection, sorted(wanted))
+            by_id[doc_id]: [float(x) for x in vector]
+            for doc_id, vector in read_vectors(collection, sorted(by_id))
         }
     except Exception:  # any fault in the old index only costs the time to embed again
         return {}
@@ -483,16 +548,17 @@ def read_vectors(
 
 def _embed_into(
     collection, documents, embedder, report: Progress, lap, reuse: dict[str, list[float]]
-) -> None:
+) -> int:
     """Embed each distinct new text once, then add every document's vector to the collection.
+    Returns how many texts were embedded.
 
-    Vectors of unchanged documents come from the previous build (``reuse``).
+    Vectors of texts the previous build embedded come from it (``reuse``, by text).
 
     Texts go to the model in order of length, so its batches are evenly padded. Chroma gets
     vectors and metadata only: the texts live in records.sqlite, and Chroma's full-text index
     of documents would cost a third of the insert time for nothing.
     """
-    vectors: dict[str, list[float]] = {d.text: reuse[d.id] for d in documents if d.id in reuse}
+    vectors: dict[str, list[float]] = dict(reuse)
     texts = sorted({d.text for d in documents} - vectors.keys(), key=lambda t: (len(t), t))
     chunk_size = 1024
     for start in range(0, len(texts), chunk_size):
@@ -510,6 +576,7 @@ def _embed_into(
         )
         report("store", min(start + add_size, len(documents)), len(documents))
     lap("chroma")
+    return len(texts)
 
 
 def _release_client(settings: Settings, client) -> None:
@@ -647,7 +714,8 @@ def format_build(manifest: dict[str, Any]) -> str:
         f"index {manifest['build_id']} built in {manifest['build_seconds']} s "
         f"(peak {manifest['peak_rss_mb']} MB, {manifest['size_bytes'] / 1e6:.1f} MB on disk): "
         f"{releases}; {manifest['drug_entries']} drug entries, "
-        f"{manifest['crosswalk_entries']} crosswalk entries, {manifest['passages']} passages"
+        f"{manifest['crosswalk_entries']} crosswalk entries, {manifest['passages']} passages; "
+        f"{manifest['reused_vectors']} vectors reused, {manifest['embedded_texts']} texts embedded"
     )
 
 

@@ -113,7 +113,10 @@ def test_modifier_questions(env):
 @pytest.mark.parametrize("question", ["asdkjh qwe", "recipe for banana bread"])
 def test_no_evidence_names_no_code(env, question):
     data = ask_json(env, question)
-    assert data["codes"] == [] and ids(data) == ["no-evidence"]
+    # No code, so no coverage or other code notice. Undated, it is answered as of today, which
+    # is past the newest release's quarter: that the codebook is behind is said too.
+    assert data["codes"] == []
+    assert [i for i in ids(data) if i != "release-behind"] == ["no-evidence"]
 
 
 def test_prompt_injection_is_answered_as_a_coding_question(env):

@@ -58,13 +58,28 @@ def test_bench_reports_every_figure(env):
     assert figures["peak_rss_mb"]["bench_process"] > 0
 
 
-def test_bench_build_times_a_fresh_build_and_leaves_the_index(env):
+def test_bench_build_times_a_fresh_build_and_a_rebuild_after_an_add(env):
     index = Path(env["HCPCS_INDEX_DIR"])
+    corpus = Path(env["HCPCS_CORPUS_DIR"])
     before = os.readlink(index / "current")
+    corpus_before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
     build = _bench(env, "--build")["index_build"]
-    assert build["measured"] == "fresh build now"
+    assert build["measured"] == "fresh build and rebuild after adding a quarter, now"
     assert build["reused_vectors"] == 0 and build["build_id"] != Path(before).name
     assert build["process_seconds"] >= build["seconds"] > 0
     assert set(build["stage_seconds"]) >= {"parse", "embed", "chroma"}
+    assert build["embedded_texts"] > 0 and build["peak_rss_mb"] > 0
+    after = build["after_add"]
+    assert after["release"] == "2099-04"  # the quarter after the fixture's newest, 2099-01
+    plan = after["plan"]
+    assert plan["added"] > 0 and plan["reinstated"] == 1
+    # Each added code and revised descriptor is one new text; everything else is reused.
+    assert after["embedded_texts"] == plan["added"] + plan["revised"]
+    assert after["reused_vectors"] == after["documents"] - after["embedded_texts"]
+    assert after["documents"] == build["documents"] + plan["added"] + plan["revised"]
+    assert after["share_of_fresh"] == round(after["process_seconds"] / build["process_seconds"], 3)
+    assert after["target_share"] == 0.25 and after["peak_rss_mb"] > 0
+    # The index and the corpus the bench was pointed at are untouched.
     assert os.readlink(index / "current") == before
     assert [p.name for p in (index / "builds").iterdir()] == [Path(before).name]
+    assert sorted(p.relative_to(corpus) for p in corpus.rglob("*")) == corpus_before

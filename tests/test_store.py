@@ -284,3 +284,33 @@ def test_read_vectors_asks_in_batches_and_leaves_out_what_the_collection_lacks()
     got = list(store.read_vectors(collection, [f"d{n}" for n in range(5)], batch=2))
     assert collection.requests == [["d0", "d1"], ["d2", "d3"], ["d4"]]
     assert got == [("d0", [0.0, 0.0]), ("d1", [1.0, 0.0]), ("d2", [2.0, 0.0]), ("d4", [4.0, 0.0])]
+
+
+class PreparingEmbedder(HashEmbedder):
+    """The fake embedder, noting where its model would be loaded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.prepared: list[str] = []
+
+    def prepare(self) -> None:
+        import threading
+
+        self.prepared.append(threading.current_thread().name)
+
+
+def test_the_model_loads_during_the_parse_when_texts_will_be_new(settings: Settings, tmp_path):
+    from assistant.corpus.updates import add_release
+    from tests.quarterly import april
+
+    first = PreparingEmbedder()
+    store.build_index(settings, embedder=first)
+    assert first.prepared == ["load-model"]  # a first build embeds everything
+    same = PreparingEmbedder()
+    assert store.build_index(settings, embedder=same)["embedded_texts"] == 0
+    assert same.prepared == []  # the same corpus: nothing to load the model for
+    plan = april(settings.manifest, settings.corpus_dir, tmp_path)
+    add_release(settings.corpus_dir, settings.manifest, tmp_path / plan.zip_name)
+    after = PreparingEmbedder()
+    assert store.build_index(settings, embedder=after)["embedded_texts"] == 4
+    assert after.prepared == ["load-model"]

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,18 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 
 def build_figures(settings: Settings, measure: bool) -> dict[str, Any]:
-    """Index build time and peak memory: a fresh build timed now, or what the index recorded.
+    """Index build time and peak memory: measured now, or what the current index recorded.
 
-    A fresh build runs as its own `hcpcs index build` process into a temporary folder (the
-    embedded Chroma there even when a server is configured), so the current index is untouched
-    and nothing is reused from it.
+    Measured (``--build``), in one run and into a temporary folder (the current index and the
+    corpus are untouched; the embedded Chroma there even when a server is configured):
+
+    1. a fresh build of the corpus, as its own `hcpcs index build` process (nothing reused);
+    2. the next quarter after the newest loaded release, made from that release's own record
+       lines (about as many codes added, terminated and revised as a real quarter), added with
+       `hcpcs corpus add` to a copy of the corpus folder (its files linked, not copied);
+    3. the rebuild after that add, again as its own process: only new and changed texts are
+       embedded, the other vectors are copied from the fresh build.
     """
-    from assistant.errors import HcpcsError
     from assistant.store import build_dir, read_manifest
 
     if not measure:
@@ -79,21 +85,108 @@ def build_figures(settings: Settings, measure: bool) -> dict[str, Any]:
             "reused_vectors": manifest.get("reused_vectors", 0),
         }
     with tempfile.TemporaryDirectory(prefix="hcpcs-bench-") as tmp:
+        corpus_dir = Path(tmp) / "corpus"
+        link_corpus(settings, corpus_dir)
         env = child_env(settings)
-        env.update({"HCPCS_INDEX_DIR": tmp, "HCPCS_CHROMA_URL": ""})
-        seconds, _rss, code = _cold(["index", "build"], env)
-        if code != 0:
-            raise HcpcsError("the timed index build failed; run `hcpcs index build` to see why")
-        manifest = read_manifest(Path(tmp) / "current")
+        env.update(
+            {
+                "HCPCS_INDEX_DIR": str(Path(tmp) / "index"),
+                "HCPCS_CORPUS_DIR": str(corpus_dir),
+                "HCPCS_CHROMA_URL": "",
+            }
+        )
+        fresh = _timed_build(env, Path(tmp) / "index", "fresh build")
+        started = time.perf_counter()
+        added = add_next_quarter(settings, corpus_dir, Path(tmp))
+        add_seconds = time.perf_counter() - started
+        again = _timed_build(env, Path(tmp) / "index", "rebuild after the add")
+    ratio = again["process_seconds"] / fresh["process_seconds"]
     return {
-        "measured": "fresh build now",
+        "measured": "fresh build and rebuild after adding a quarter, now",
+        **fresh,
+        "after_add": {
+            **again,
+            "release": added["release"],
+            "plan": added["plan"],
+            "add_seconds": round(add_seconds, 2),
+            "share_of_fresh": round(ratio, 3),
+            "target_share": REBUILD_TARGET,
+            "target_met": ratio <= REBUILD_TARGET,
+        },
+    }
+
+
+# A rebuild after adding one quarter may take at most this share of a fresh build's time.
+REBUILD_TARGET = 0.25
+
+
+def _timed_build(env: dict[str, str], index_dir: Path, what: str) -> dict[str, Any]:
+    from assistant.errors import HcpcsError
+    from assistant.store import read_manifest
+
+    seconds, rss, code = _cold(["index", "build"], env)
+    if code != 0:
+        raise HcpcsError(f"the timed {what} failed; run `hcpcs index build` to see why")
+    manifest = read_manifest(index_dir / "current")
+    return {
         "build_id": manifest["build_id"],
         "seconds": manifest["build_seconds"],
         "process_seconds": round(seconds, 2),
         "peak_rss_mb": manifest["peak_rss_mb"],
+        "process_peak_rss_mb": rss,
         "documents": manifest["documents"],
         "reused_vectors": manifest.get("reused_vectors", 0),
+        "embedded_texts": manifest.get("embedded_texts"),
         "stage_seconds": manifest.get("stage_seconds"),
+    }
+
+
+def link_corpus(settings: Settings, corpus_dir: Path) -> None:
+    """A corpus folder whose files are symbolic links to the real ones (and copies of its
+    local manifest and fetch record): adding a release to it leaves the real one alone."""
+    import shutil
+
+    from assistant.corpus.sources import FETCH_RECORD, LOCAL_MANIFEST, corpus_sources
+
+    for src in corpus_sources(settings.manifest, settings.corpus_dir):
+        target = corpus_dir / src.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to((settings.corpus_dir / src.path).resolve())
+    for name in (LOCAL_MANIFEST, FETCH_RECORD):
+        if (settings.corpus_dir / name).is_file():
+            shutil.copyfile(settings.corpus_dir / name, corpus_dir / name)
+
+
+def add_next_quarter(settings: Settings, corpus_dir: Path, tmp: Path) -> dict[str, Any]:
+    """Make the quarter after the newest release from its records and add it to
+    ``corpus_dir`` (as `hcpcs corpus add` would); returns the release and what it changes."""
+    from assistant.bench.quarter import next_quarter, pick_plan, quarter_zip
+    from assistant.corpus.release import ReleaseFiles, parse_records, read_release_parts
+    from assistant.corpus.sources import corpus_sources
+    from assistant.corpus.updates import add_release
+    from assistant.records import release_quarter_end
+
+    sources = corpus_sources(settings.manifest, corpus_dir)
+    releases = [s for s in sources if s.kind == "cms-hcpcs-release"]
+    newest = max(s.release for s in releases)
+    files = ReleaseFiles(corpus_dir / s.path for s in releases if s.release == newest)
+    name = read_release_parts(files)["records"]
+    assert name is not None
+    data = files.read(name)
+    codes, _modifiers, _header = parse_records(data, name, newest)
+    after = release_quarter_end(newest) + timedelta(days=1)
+    plan = pick_plan(codes, f"{after:%Y-%m}")
+    path = tmp / plan.zip_name
+    path.write_bytes(quarter_zip(next_quarter(data, plan), plan))
+    add_release(corpus_dir, settings.manifest, path, origin="hcpcs bench (made from records)")
+    return {
+        "release": plan.release,
+        "plan": {
+            "added": len(plan.added),
+            "terminated": len(plan.terminated),
+            "revised": len(plan.revised),
+            "reinstated": len(plan.reinstated),
+        },
     }
 
 
@@ -158,10 +251,32 @@ def run_bench(
 def format_bench(figures: dict[str, Any]) -> str:
     w = figures["warm_answer_ms"]
     b = figures["index_build"]
+    lines = [
+        f"index build ({b['measured']}): {b['seconds']} s, peak {b['peak_rss_mb']} MB, "
+        f"{b['documents']} documents, {b['reused_vectors']} vectors reused"
+    ]
+    if "after_add" in b:
+        a = b["after_add"]
+        p = a["plan"]
+        met = "met" if a["target_met"] else "NOT met"
+        lines = [
+            f"fresh index build: {b['process_seconds']} s ({b['seconds']} s in the build), "
+            f"peak {b['peak_rss_mb']} MB, {b['documents']} documents, "
+            f"{b['embedded_texts']} texts embedded",
+            f"rebuild after adding {a['release']} (+{p['added']} codes, {p['terminated']} "
+            f"terminated, {p['revised']} revised, {p['reinstated']} reinstated; the add took "
+            f"{a['add_seconds']} s): {a['process_seconds']} s ({a['seconds']} s in the build), "
+            f"{a['share_of_fresh']:.0%} of the fresh build (target <= "
+            f"{a['target_share']:.0%}: {met}), peak {a['peak_rss_mb']} MB, "
+            f"{a['reused_vectors']} vectors reused, {a['embedded_texts']} texts embedded",
+            "  stages (s): fresh "
+            + ", ".join(f"{k} {v}" for k, v in (b["stage_seconds"] or {}).items())
+            + "; after the add "
+            + ", ".join(f"{k} {v}" for k, v in (a["stage_seconds"] or {}).items()),
+        ]
     return "\n".join(
         [
-            f"index build ({b['measured']}): {b['seconds']} s, peak {b['peak_rss_mb']} MB, "
-            f"{b['documents']} documents, {b['reused_vectors']} vectors reused",
+            *lines,
             f"warm question -> answer over {figures['questions']} questions: p50 {w['p50']} ms, "
             f"p95 {w['p95']} ms (mean {w['mean']}, max {w['max']})",
             f"cold `hcpcs lookup E0601`: {figures['cold_lookup_s']} s",

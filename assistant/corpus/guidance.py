@@ -404,6 +404,55 @@ def _html_blocks(text: str) -> tuple[str | None, list[_Block]]:
     return title, reader.blocks
 
 
+_MAIN = (
+    re.compile(r"<main\b[^>]*>(.*)</main\s*>", re.IGNORECASE | re.DOTALL),
+    re.compile(r"<article\b[^>]*>(.*)</article\s*>", re.IGNORECASE | re.DOTALL),
+)
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+
+
+def page_blocks(page: str) -> tuple[str | None, list[tuple[int, int, str]]]:
+    """A web page's title and its main content as (heading level or 0, quote depth, text).
+
+    Only the page's ``<main>`` (else its ``<article>``) is read when it has one, so that menus,
+    banners and footers do not become passages.
+    """
+    title, _blocks = _html_blocks(page)
+    region = next((m.group(1) for rx in _MAIN if (m := rx.search(page))), page)
+    _none, blocks = _html_blocks(region)
+    return title, [(b.level if b.heading else 0, b.depth, b.text) for b in blocks]
+
+
+def page_text(page: str, suffix: str, title: str = "") -> str:
+    """A web page's main content written as a guidance file of this project (``.md`` or
+    ``.txt``), so that it is parsed into passages like the stored copies are.
+
+    Whether the answers' statements survive is checked on the passages parsed from it.
+    """
+    own_title, blocks = page_blocks(page)
+    head = title or own_title or ""
+    if suffix.lower() in {".md", ".markdown"}:
+        out = [f"# {head}"] if head else []
+        for level, depth, text in blocks:
+            body = "\\" + text if text[:1] in "#>" else text
+            out.append(f"{'#' * max(level, 1)} {body}" if level else "> " * depth + body)
+        return "\n\n".join(out) + "\n"
+    out = [head] if head else []
+    out += [text for _level, _depth, text in blocks]
+    return "\n\n".join(out) + "\n"
+
+
+def statement_found(statement: str, text: str) -> bool:
+    """Whether ``text`` says ``statement``: case, typographic quotes and dashes, spacing,
+    Markdown escapes and emphasis set aside."""
+
+    def norm(value: str) -> str:
+        value = _MD_ESCAPE.sub(r"\1", value).replace("**", "")
+        return " ".join(value.translate(_QUOTES).casefold().split())
+
+    return norm(statement) in norm(text)
+
+
 def _pdf_blocks(data: bytes, name: str) -> tuple[str | None, list[_Block]]:
     """Headings and paragraphs of a PDF's text layer, re-flowed from its wrapped lines."""
     from pypdf import PdfReader  # imported here: only PDF guidance needs it

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.corpus.release import CODED_FIELDS, FIELDS, Layout, Release, parse_release
-from assistant.corpus.sources import Source, load_sources, sha256_file
+from assistant.corpus.sources import Source, corpus_sources, sha256_file
 from assistant.errors import ChecksumError, CorpusError
 from assistant.records import CrosswalkEntry, DrugEntry, Passage, release_label
 
@@ -33,20 +33,26 @@ def source_files(sources: list[Source], corpus_dir: Path, verify: bool = True) -
     for src in sources:
         path = corpus_dir / src.path
         if not path.is_file():
-            raise CorpusError(
-                f"{src.file}: missing from {corpus_dir} (sha256 not checked); "
-                "run `hcpcs corpus fetch`"
+            fix = (
+                f"run `hcpcs corpus add` on it again, or `hcpcs corpus remove {src.release}`"
+                if src.local
+                else "run `hcpcs corpus fetch`"
             )
+            raise CorpusError(f"{src.file}: missing from {corpus_dir} (sha256 not checked); {fix}")
         if verify and sha256_file(path) != src.sha256:
-            raise ChecksumError(
-                f"{src.file}: sha256 mismatch in {corpus_dir}; run `hcpcs corpus fetch`"
+            fix = (
+                f"run `hcpcs corpus add` on it again, or `hcpcs corpus remove {src.release}`"
+                if src.local
+                else "run `hcpcs corpus fetch`"
             )
+            raise ChecksumError(f"{src.file}: sha256 mismatch in {corpus_dir}; {fix}")
         paths[src.id] = path
     return paths
 
 
 def load_corpus(settings: Settings, progress: Progress | None = None) -> Corpus:
-    """Parse every source of the manifest from the corpus dir (each verified by sha256)."""
+    """Parse every source of the manifests (the project's and the user's local additions)
+    from the corpus dir, each verified by sha256."""
     from assistant.corpus.asp_drugs import mark_codes as mark_crosswalk
     from assistant.corpus.asp_drugs import parse_crosswalk, parse_payment_limits
     from assistant.corpus.drugs import mark_codes as mark_drugs
@@ -55,7 +61,7 @@ def load_corpus(settings: Settings, progress: Progress | None = None) -> Corpus:
     from assistant.corpus.noc import parse_noc_list
 
     note = progress or (lambda _msg: None)
-    sources = load_sources(settings.manifest)
+    sources = corpus_sources(settings.manifest, settings.corpus_dir)
     paths = source_files(sources, settings.corpus_dir)
 
     releases = load_releases(sources, paths, parse_noc_list, note)
@@ -98,7 +104,8 @@ def load_releases(
     parse_noc_list: Callable[[Path, str], frozenset[str]],
     note: Progress,
 ) -> dict[str, Release]:
-    """Parse the releases oldest first, so each can fall back on earlier layouts and NOC lists."""
+    """Parse the releases oldest first, so each can fall back on earlier layouts, NOC lists and
+    processing notes."""
     by_release: dict[str, list[Source]] = {}
     for src in sources:
         if src.kind == "cms-hcpcs-release":
@@ -113,6 +120,7 @@ def load_releases(
     )
     releases: dict[str, Release] = {}
     last_layout: tuple[Layout, str] | None = None
+    last_notes: dict[str, str] = {}
     for rid in sorted(by_release):
         group = by_release[rid]
         note(f"parsing release {rid}")
@@ -126,8 +134,10 @@ def load_releases(
             title=release_label(rid),
             fallback_layout=last_layout,
             fallback_noc=fallback_noc,
+            fallback_notes=last_notes,
         )
         releases[rid] = release
+        last_notes = release.notes or last_notes
         if release.layout_text:
             last_layout = (layout, release.layout_text)
         if release.noc_list and (not fallback_noc or release.noc_list != fallback_noc[1]):

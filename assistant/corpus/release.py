@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +30,8 @@ from assistant.records import (
 PARSER_VERSION = "release-2"
 RECORD_LENGTH = 320
 ENCODING = "cp1252"
+# The fixed-width alpha-numeric file's name in every release (suffixes drift: _v2, dates).
+RECORDS_MEMBER = r"^HCPC\d{4}.*ANWEB.*\.txt$"
 
 # The 320-byte record as the CMS record layout (2019 through 2026) defines it:
 # key -> (layout field name, first column, last column, occurrences). Columns are 1-based.
@@ -115,7 +118,7 @@ class ReleaseFiles:
                 for sub in sorted(path.iterdir()):
                     if sub.is_file():
                         self._members[sub.name] = (sub, None)
-            elif path.suffix.lower() == ".zip":
+            elif path.suffix.lower() == ".zip" or (path.is_file() and zipfile.is_zipfile(path)):
                 try:
                     with zipfile.ZipFile(path) as zf:
                         for name in zf.namelist():
@@ -143,7 +146,7 @@ class ReleaseFiles:
                 return path.read_bytes()
             with zipfile.ZipFile(path) as zf:
                 return zf.read(member)
-        except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        except (zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error) as exc:
             raise ParseError(f"{path.name}: cannot read {name} ({exc})") from None
 
 
@@ -406,7 +409,7 @@ def _text(files: ReleaseFiles, name: str) -> str:
 def read_release_parts(files: ReleaseFiles) -> dict[str, str | None]:
     """Locate the members of a release by name: records, layout, notes, NOC list, README."""
     return {
-        "records": files.find(r"^HCPC\d{4}.*ANWEB.*\.txt$"),
+        "records": files.find(RECORDS_MEMBER),
         "layout": files.find(r"record_?layout.*\.txt$"),
         "notes": files.find(r"^proc_notes.*\.txt$"),
         "noc": files.find(r"^noc.*\.(xlsx|prn)$"),
@@ -421,11 +424,13 @@ def parse_release(
     title: str = "",
     fallback_layout: tuple[Layout, str] | None = None,
     fallback_noc: tuple[frozenset[str], str] | None = None,
+    fallback_notes: Mapping[str, str] | None = None,
 ) -> tuple[Release, Layout]:
     """Parse one release from its files; returns it with the layout it was read with.
 
     ``fallback_layout`` serves a release without a layout file (2020 ships none);
-    ``fallback_noc`` one without a NOC list (2026-01), as (codes, list name).
+    ``fallback_noc`` one without a NOC list (2026-01), as (codes, list name);
+    ``fallback_notes`` one without processing notes (an ANWEB file added on its own).
     """
     from assistant.corpus.noc import parse_noc_bytes
 
@@ -441,7 +446,10 @@ def parse_release(
         layout, layout_text = fallback_layout
     else:
         raise ParseError(f"release {release}: no record layout file and none to fall back on")
-    notes = parse_notes(_text(files, parts["notes"])) if parts["notes"] else {}
+    if parts["notes"]:
+        notes = parse_notes(_text(files, parts["notes"]))
+    else:
+        notes = dict(fallback_notes or {})
     if parts["noc"] is not None:
         noc = parse_noc_bytes(files.read(parts["noc"]), parts["noc"])
         noc_name = parts["noc"]

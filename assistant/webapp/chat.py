@@ -15,7 +15,7 @@ import streamlit as st
 
 from assistant.answer import AskOptions, Conversation, ask
 from assistant.errors import HcpcsError
-from assistant.records import Answer, Citation, CodeRecord, Units
+from assistant.records import Answer, Citation, CodeRecord, Units, release_label
 from assistant.render import conversation_markdown
 from assistant.retrieval import Retriever
 from assistant.webapp.loader import Loader, text
@@ -28,6 +28,7 @@ NOTICE_STYLE = {
     "noc": "info",
     "coverage": "info",
     "product-agnostic": "warning",
+    "release-behind": "warning",
 }
 
 
@@ -116,8 +117,10 @@ def render_units(units: Units | None, evidence: list[Citation]) -> None:
 
 
 def render_answer(answer: Answer) -> None:
-    """The answer's fields: remarks, code cards (the billing units under the card of their
-    code), notices, then the cited guidance."""
+    """The answer's fields: the release it is answered from, remarks, code cards (the billing
+    units under the card of their code), notices (a codebook behind the date of service among
+    them), then the cited guidance."""
+    st.caption(text(f"Answered from {release_label(answer.release)}"))
     for remark in answer.remarks:
         st.caption(text(remark))
     for n, record in enumerate(answer.codes):

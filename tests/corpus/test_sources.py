@@ -17,10 +17,10 @@ def test_fetch_copies_and_verifies(tmp_path: Path):
     sources = load_sources(manifest)
     out = tmp_path / "raw"
     results = fetch(sources, out, mirror)
-    assert [a for _s, a in results] == ["copied"] * len(sources)
+    assert [(f.action, f.how) for f in results] == [("copied", "sha256")] * len(sources)
     assert all(s.verified for s in source_states(sources, out))
     # A second fetch finds everything verified and copies nothing.
-    assert [a for _s, a in fetch(sources, out, mirror)] == ["verified"] * len(sources)
+    assert [f.action for f in fetch(sources, out, mirror)] == ["verified"] * len(sources)
     assert not list(out.glob(".fetch-*"))
 
 
@@ -115,7 +115,7 @@ def test_a_second_fetch_at_once_is_refused(tmp_path: Path):
     out = tmp_path / "raw"
     out.mkdir()
     with exclusive(out / ".fetch.lock", "corpus fetch"):  # a fetch is running
-        with pytest.raises(HcpcsError, match="another corpus fetch is running"):
+        with pytest.raises(HcpcsError, match="another corpus fetch, add or remove is running"):
             fetch(load_sources(manifest), out, mirror)
     assert not (out / "guidance").exists()
     fetch(load_sources(manifest), out, mirror)  # once it ends, the next one runs
