@@ -473,6 +473,10 @@ _EITHER = re.compile(
 _DESCRIPTOR_NEGATION = re.compile(
     r"\bnon(?:-|\s)([\w-]+)|\b(?:without|w/o|zero|other than)\s([^,;()]*)", re.IGNORECASE
 )
+# In a question "zero", "nothing" and "none" negate as "no" does ("nothing was discarded",
+# "zero drug amount discarded" from the glossary) - for features only, the search's words
+# stay as they are.
+_QUESTION_NEGATION = re.compile(r"\b(?:zero|nothing|none)\b", re.IGNORECASE)
 # "Not otherwise classified / specified" names a kind of code, it negates nothing.
 _NOC_PHRASE = re.compile(r"\bnot otherwise (?:classified|specified)\b", re.IGNORECASE)
 
@@ -513,7 +517,7 @@ def polarity(text: str, descriptor: bool) -> tuple[frozenset[str], frozenset[str
         } - negative
     else:
         positive, negative = set(), set()
-        for token in tokenize(_NOC_PHRASE.sub(" ", rest)):
+        for token in tokenize(_QUESTION_NEGATION.sub("no", _NOC_PHRASE.sub(" ", rest))):
             if token.startswith("no_"):
                 negative.add(token[3:])
             elif token != "without":

@@ -31,9 +31,17 @@ import re
 from dataclasses import dataclass
 
 SIMILAR = 0.45  # cosine similarity the best candidate text must reach (the embedding's view)
+# Past this many words, one mean-pooled vector no longer stands for the question (a pasted note,
+# a phrase repeated to the model's window scores ~0.03 against the text it repeats): the words
+# alone decide.
+LONG_QUESTION = 64
 SPECIFIC = 7.0  # idf weight of the question's words one candidate text must account for
 WHOLE = 0.8  # or this share of all the question's words (a drug name alone: "bevacizumab")
 HALF = 0.5  # or this share, when the best text names the question's most specific word
+# ... or, beside a name no file knows, this much of the known words' weight in one text (a
+# clinical word around a well-described item: "bariatric bedside commode, 450 lb, extra wide";
+# a made-up name with "mg tablet" or "device rental" around it stays below).
+KNOWN_ENOUGH = 8.0
 TYPO_RATIO = 0.85  # an unknown word this close to a known one is read as that word
 
 # Other code sets, asked for by name. HCPCS questions often mention them in passing, so a
@@ -194,9 +202,10 @@ def judge(
         for words_, score in zip(candidate_words, explained, strict=True)
     )
     if unknown:
-        # A name no loaded file knows is excused only when the best text names a term of the
-        # trade the question also uses ("pantoprazole 40 mg IV, reconstituted"); everyday
-        # words around an unknown name ("Humira 40 mg pen") name nothing.
+        # A name no loaded file knows is excused when the best text names a term of the trade
+        # the question also uses ("pantoprazole 40 mg IV, reconstituted"), or when the known
+        # words describe the item well on their own (KNOWN_ENOUGH); everyday words around an
+        # unknown name ("Humira 40 mg pen") name nothing.
         known_total = sum(weights.values())
         best_words = candidate_words[explained.index(best)] if explained else set()
         trade = [
@@ -204,8 +213,10 @@ def judge(
             for t in weights
             if t in best_words and t not in common_words and t not in GENERIC_TRADE_WORDS
         ]
-        enough = bool(trade) and known_total > 0 and best / known_total >= HALF
+        enough = (
+            bool(trade) and known_total > 0 and best / known_total >= HALF
+        ) or best >= KNOWN_ENOUGH
     else:
         enough = best >= SPECIFIC or share >= WHOLE or (names_it and share >= HALF)
-    ok = enough and similarity >= SIMILAR
+    ok = enough and (similarity >= SIMILAR or len(question_words) > LONG_QUESTION)
     return Evidence(ok, "explained" if ok else "unexplained", share, tuple(unknown))

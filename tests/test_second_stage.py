@@ -159,12 +159,22 @@ def test_evidence_rules():
     words = ["pantoprazole", "reconstituted"]
     trade = judge(words, [{"pantoprazole"}], idf, {}, False, "q", common)
     assert trade.ok and trade.unknown == ("reconstituted",)
+    # ... or when the known words describe the item well on their own (walker 5 + wheel 4)
+    clinical = judge(["bariatric", "walker", "wheel"], walker, IDF, {}, False, "q", common)
+    assert clinical.ok and clinical.unknown == ("bariatric",)
+    # (a made-up name with everyday words around it: heavy 3 + duty 3)
+    everyday = common | {"heavy", "duty"}
+    weak = judge(["frobnicator", "heavy", "duty"], walker, IDF, {}, False, "q", everyday)
+    assert not weak.ok
     # an everyday word no file has is not a name
     ride = judge(["walker", "wheel", "ride"], walker, IDF, {}, False, "q", frozenset({"ride"}))
     assert ride.ok and ride.unknown == ()
     # nothing but the words of policy
     assert judge(["cover", "medicare"], walker, IDF, {}, False, "q").reason == "policy-only"
     assert judge(["walker"], walker, IDF, {}, False, "q", similarity=0.2).ok is False
+    # a question longer than one vector can stand for is judged by its words alone
+    pasted = ["walker", "wheel"] * 40
+    assert judge(pasted, walker, IDF, {}, False, "q", similarity=0.03).ok is True
     assert judge([], walker, IDF, {}, True, "E0143").reason == "named"
 
 

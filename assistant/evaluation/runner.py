@@ -94,6 +94,9 @@ def check_item(item: dict[str, Any], answer: Answer, valid_citation: Callable) -
         "got": codes[:5],
         "notices": list(answer.notice_ids),
         "citations": len(answer.citations),
+        "guidance_citations": sum(
+            c.kind in ("guidance", "record-layout") for c in answer.citations
+        ),
         "rank": rank,
         "checks": checks,
         "passed": all(checks.values()),
@@ -145,6 +148,9 @@ def metrics(items: list[dict[str, Any]]) -> dict[str, Any]:
     cited = [i["citations"] for i in items if "citations" in i]
     if cited:
         out["citations_per_answer"] = round(sum(cited) / len(cited), 3)
+    guidance = [i["guidance_citations"] for i in items if "guidance_citations" in i]
+    if guidance:
+        out["guidance_citations_per_answer"] = round(sum(guidance) / len(guidance), 3)
     if latencies:
         ordered = sorted(latencies)
         out["latency_p50_ms"] = round(statistics.median(ordered), 1)
