@@ -15,9 +15,22 @@ from assistant import records
 T = TypeVar("T")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names, worked out once per class (None for any other class)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+
+
 def to_jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    # Scalars first: they are most of what a record holds (an index build encodes ~34,000).
+    if isinstance(obj, _SCALARS):
+        return obj
+    names = _field_names(type(obj))
+    if names is not None:
+        return {name: to_jsonable(getattr(obj, name)) for name in names}
     if isinstance(obj, date):
         return obj.isoformat()
     if isinstance(obj, (tuple, list)):

@@ -46,18 +46,25 @@ def find_successors(records: Iterable[CodeRecord]) -> list[Successor]:
     for r in active.values():
         if r.add_date is not None:
             added_on[r.add_date].append(r)
+    words_of: dict[str, frozenset[str]] = {}  # a day's additions are compared many times
+
+    def words(text: str) -> frozenset[str]:
+        if text not in words_of:
+            words_of[text] = item_words(text)
+        return words_of[text]
+
     out = []
     for old in sorted((r for r in records if r.termination_date is not None), key=_code):
         named = [c for c in old.cross_references if c in active and c != old.code]
         if named:
             out.extend(Successor(old.code, c, "cross-reference") for c in named)
             continue
-        words = item_words(old.long_description)
+        ours = words(old.long_description)
         best, best_share = None, 0.0
         for new in added_on.get(old.termination_date + timedelta(days=1), []):
-            theirs = item_words(new.long_description)
-            union = words | theirs
-            share = len(words & theirs) / len(union) if union else 0.0
+            theirs = words(new.long_description)
+            union = ours | theirs
+            share = len(ours & theirs) / len(union) if union else 0.0
             if share > best_share or (share == best_share and best and new.code < best.code):
                 best, best_share = new, share
         if best is not None and best_share >= SAME_ITEM:
