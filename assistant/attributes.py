@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 
 from assistant.text import tokenize
 
+# Descriptors are parsed at index build and stored: bump when what parse() makes of one changes.
+ATTRIBUTES_VERSION = "attr-2"
+
 # --- numbers and units ----------
 
 # Unit words -> (dimension, factor to the dimension's base unit). Base units: pounds, square
@@ -512,6 +515,10 @@ def polarity(text: str, descriptor: bool) -> tuple[frozenset[str], frozenset[str
                 if t.startswith("no_") and "/" not in t and "-" not in t[3:]
             ]
             negative |= set(words[:1] if m.group(1) else words[:3])
+        # A word the descriptor also states outside every negation is its item, not what it
+        # excludes: "Noc drugs, other than inhalation drugs" excludes inhalation, not drugs.
+        outside = tokenize(_DESCRIPTOR_NEGATION.sub(" , ", rest))
+        negative -= {t for t in outside if not t.startswith("no_")}
         positive = {
             t[3:] if t.startswith("no_") else t for t in tokenize(rest) if t != "without"
         } - negative

@@ -42,11 +42,14 @@ from assistant.errors import (
     UsageError,
 )
 from assistant.locks import exclusive
+from assistant.attributes import ATTRIBUTES_VERSION
 from assistant.text import TOKENIZER_VERSION
 
 INDEX_FORMAT = 3  # 2: sha256 of the record store and BM25 files; 3: derived tables, glossary
 # "crosswalk-rows": crosswalk entries keep their NDC rows (cited one row at a time).
-PARSER_VERSION = f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-3+crosswalk-rows"
+PARSER_VERSION = (
+    f"{RELEASE_PARSER_VERSION}+{TOKENIZER_VERSION}+docs-3+crosswalk-rows+{ATTRIBUTES_VERSION}"
+)
 COLLECTION_PREFIX = "hcpcs-"
 # Files of a build whose size, mtime and sha256 are recorded and checked when it is opened.
 CHECKED_FILES = ("records.sqlite", "lexical.pkl")

@@ -156,6 +156,12 @@ def test_with_without_in_descriptors_and_questions():
     assert "discard" in d.negated
     q = parse("plain CPAP hose, not the heated kind", descriptor=False)
     assert "heat" in q.negated
+    # what the descriptor also states outside the negation is its item, not an exclusion
+    d = parse("Noc drugs, other than inhalation drugs, administered through dme", True)
+    assert d.negated == {"inhalation"} and "drug" in d.stated
+    # and "zero", "nothing", "none" negate a question's features as "no" does
+    q = parse("modifier when nothing was discarded from the vial", descriptor=False)
+    assert "discard" in q.negated
     # "not otherwise specified" in a descriptor negates no feature
     assert not parse("Drug, not otherwise specified", descriptor=True).negated
 
