@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import __version__
+from assistant.attributes import ATTRIBUTES_VERSION
 from assistant.config import Settings
 from assistant.corpus.release import PARSER_VERSION as RELEASE_PARSER_VERSION
 from assistant.corpus.sources import LOCAL_MANIFEST, corpus_sources, sha256_file
@@ -42,7 +43,6 @@ from assistant.errors import (
     UsageError,
 )
 from assistant.locks import exclusive
-from assistant.attributes import ATTRIBUTES_VERSION
 from assistant.text import TOKENIZER_VERSION
 
 INDEX_FORMAT = 3  # 2: sha256 of the record store and BM25 files; 3: derived tables, glossary
