@@ -7,6 +7,7 @@ retriever. Everything loads lazily: constructing a Retriever reads the record st
 
 from __future__ import annotations
 
+import difflib
 import gc
 import re
 import threading
@@ -23,7 +24,7 @@ from assistant.config import Settings
 from assistant.drug_units import drug_family, family_key, is_drug, parse_supply
 from assistant.english import common_words
 from assistant.errors import UsageError
-from assistant.evidence import Evidence
+from assistant.evidence import TYPO_RATIO, Evidence
 from assistant.evidence import judge as judge_evidence
 from assistant.glossary import Glossary
 from assistant.records import CODE_RE, CodeRecord, Hit, Passage
@@ -46,6 +47,8 @@ _MODIFIER_PATTERNS = [
     re.compile(r"(?:^|[\s(,])-([A-Za-z0-9]{2})(?![A-Za-z0-9])"),
 ]
 _MODIFIER_WORD = re.compile(r"\bmodifiers?\b", re.IGNORECASE)
+# Words long enough to tell a typo of a known word from another word ("comode", "hydrocoloid").
+_SPELLABLE = re.compile(r"\b[A-Za-z]{5,}\b")
 # Not part of a compound name: the "MS" of "MS-DRG" is no modifier.
 _BARE_CAPS = re.compile(r"(?<![A-Za-z0-9-])([A-Z][A-Z0-9]|[0-9][A-Z])(?![A-Za-z0-9]|-[A-Za-z])")
 # The words of a question that only asks what a code is ("what does GA mean?").
@@ -143,6 +146,19 @@ def fuse(
     return out
 
 
+def _slip_of(word: str, known: str) -> bool:
+    """``word`` is ``known`` with one or two letters dropped, or two letters swapped."""
+    if len(word) == len(known):
+        return (
+            sorted(word) == sorted(known)
+            and sum(a != b for a, b in zip(word, known, strict=True)) == 2
+        )
+    if not 0 < len(known) - len(word) <= 2:
+        return False
+    letters = iter(known)
+    return all(c in letters for c in word)  # word is a subsequence of known
+
+
 class Retriever:
     """Hybrid search over one built index. Thread-safe once loaded."""
 
@@ -211,6 +227,10 @@ class Retriever:
                 if not term.startswith("no_") and term[:1].isalpha():
                     self.vocabulary.setdefault(term[0], []).append(term)
             self._attributes: dict[str, Attributes] = {}
+            self._spelling: dict[tuple[str, int], list[str]] = {}  # (first letter, length)
+            for words in self.vocabulary.values():
+                for term in words:
+                    self._spelling.setdefault((term[0], len(term)), []).append(term)
             self.collection = store.open_collection(self.settings, self.directory, self.manifest)
             self.vectors = self._load_vectors()
             loading.join()
@@ -299,6 +319,7 @@ class Retriever:
             searched = " ".join(_MODIFIER_WORD.sub(" ", question).split()) or question
         uses: list = []
         if hybrid:
+            searched = self.spelled(searched)
             # The containers a dose came from ("from two 100 mg single-dose vials") say how the
             # drug was packed, not which drug: left out of the search.
             for container in parse_supply(searched).containers:
@@ -660,6 +681,28 @@ class Retriever:
             ),
             shorthand=ABBREVIATIONS,
         )
+
+    def spelled(self, text: str) -> str:
+        """``text`` with each word that no loaded file has, and that everyday English does not
+        know either, read as the indexed word it is a slip of ("comode" -> "commode",
+        "ondansteron" -> "ondansetron"). Only dropped or swapped letters count: a word one
+        letter away from another is as likely another name ("Dermabond", "Dermabind")."""
+        idf = self.lexical.idf
+
+        def fix(m: re.Match) -> str:
+            word = m.group(0).lower()
+            if word in self.common_words or all(t in idf for t in tokenize(word)):
+                return m.group(0)
+            # A slip drops at most two letters: only known words as long or up to two longer.
+            near = [
+                known
+                for size in range(len(word), len(word) + 3)
+                for known in self._spelling.get((word[0], size), ())
+            ]
+            close = difflib.get_close_matches(word, near, n=3, cutoff=TYPO_RATIO)
+            return next((known for known in close if _slip_of(word, known)), m.group(0))
+
+        return _SPELLABLE.sub(fix, text)
 
     def _terms_of(self, n: int) -> set[str]:
         terms = self.lexical.terms[self.doc_to_lex[n]]

@@ -158,3 +158,15 @@ def test_langchain_retriever(retriever: Retriever):
     assert docs[0].metadata["code"] == "E0562"
     assert docs[0].page_content == "Humidifier, heated, used with positive airway pressure device"
     assert docs[0].metadata["source"] == "CMS HCPCS 2099-01"
+
+
+def test_a_slip_of_the_keyboard_is_read_as_the_word_it_misses(retriever: Retriever):
+    # dropped letters and swapped letters are read as the indexed word...
+    assert retriever.spelled("heated humidifer") == "heated humidifier"
+    assert retriever.spelled("heated humdiifier") == "heated humidifier"
+    assert codes(retriever.search("humidifer, heated"))[0] == "E0562"
+    # ... a word one letter away from another may be another name, and is left alone
+    assert retriever.spelled("humidifiar") == "humidifiar"
+    # as are known words, everyday English and short words
+    assert retriever.spelled("Humidifier for the CPAP") == "Humidifier for the CPAP"
+    assert retriever.spelled("humid bed") == "humid bed"
