@@ -13,7 +13,7 @@ from datetime import date
 
 from assistant import drug_units, logs
 from assistant.compare import choose, compare, undecided
-from assistant.records import Answer, Citation, CodeRecord, Difference, Notice, Passage
+from assistant.records import Answer, Citation, CodeRecord, Difference, Notice
 from assistant.retrieval import Filters, Result, Retriever
 
 # The project's own wording of every notice and remark: the one place it is written. Shells
@@ -310,7 +310,7 @@ def compose(
         citations.extend(_guidance(retriever, PRODUCT_PHRASES, "product-agnostic"))
     if policy_only and not shown:
         # Answered from the guidance: the passage that best matches the question.
-        citations.extend(_passage_citation(hit.record, "policy") for hit in result.passages[:1])
+        citations.extend(hit.record.cited_for("policy") for hit in result.passages[:1])
     behind = release_behind(result.release, filters.date_of_service)
     notices.extend([behind] if behind is not None else [])
 
@@ -417,7 +417,7 @@ def _modifier_guidance(retriever: Retriever, records: list[CodeRecord]) -> list[
             continue
         passage = retriever.passage_naming_modifier(record.code)
         if passage is not None:
-            out.append(_passage_citation(passage, record.code))
+            out.append(passage.cited_for(record.code))
     return out
 
 
@@ -426,16 +426,5 @@ def _guidance(retriever: Retriever, phrases: tuple[str, ...], supports: str) -> 
     for phrase in phrases:
         passage = retriever.passage_with(phrase)
         if passage is not None:
-            out.append(_passage_citation(passage, supports))
+            out.append(passage.cited_for(supports))
     return out
-
-
-def _passage_citation(passage: Passage, supports: str) -> Citation:
-    return Citation(
-        passage.kind,
-        passage.title,
-        passage.section or "(whole document)",
-        passage.text,
-        ref=passage.source,
-        supports=supports,
-    )

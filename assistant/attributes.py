@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.text import tokenize
+from assistant.text import NUMBER_WORDS, tokenize
 
 # Descriptors are parsed at index build and stored: bump when what parse() makes of one changes.
 ATTRIBUTES_VERSION = "attr-2"
@@ -129,16 +129,7 @@ _NUMBER_WORDS = {
     "one-half": "0.5",
     "one half": "0.5",
     "half": "0.5",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
+    **NUMBER_WORDS,
     "eleven": "11",
     "twelve": "12",
 }

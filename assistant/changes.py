@@ -130,26 +130,17 @@ def record_changes(
     if new.terminated and (old is None or not old.terminated):
         out.append(Change("terminated", date=new.termination_date, **base))
     if old is not None:
-        if not _same_text(old.long_description, new.long_description):
-            out.append(
-                Change(
-                    "long-descriptor",
-                    date=new.action_effective_date,
-                    before=old.long_description,
-                    after=new.long_description,
-                    **base,
+        for change, field in (
+            ("long-descriptor", "long_description"),
+            ("short-descriptor", "short_description"),
+        ):
+            before, after = getattr(old, field), getattr(new, field)
+            if not _same_text(before, after):
+                out.append(
+                    Change(
+                        change, date=new.action_effective_date, before=before, after=after, **base
+                    )
                 )
-            )
-        if not _same_text(old.short_description, new.short_description):
-            out.append(
-                Change(
-                    "short-descriptor",
-                    date=new.action_effective_date,
-                    before=old.short_description,
-                    after=new.short_description,
-                    **base,
-                )
-            )
         if old.coverage_code != new.coverage_code:
             out.append(
                 Change(

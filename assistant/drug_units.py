@@ -906,17 +906,6 @@ def _guidance(retriever: Any, key: str) -> Passage | None:
     return retriever.passage_with(GUIDANCE_PHRASES[key])
 
 
-def _passage_citation(passage: Passage) -> Citation:
-    return Citation(
-        passage.kind,
-        passage.title,
-        passage.section or "(whole document)",
-        passage.text,
-        ref=passage.source,
-        supports="units",
-    )
-
-
 # --- the answer's part -------------------------------------------------------------------------
 
 
@@ -1019,7 +1008,7 @@ def _guidance_for(retriever: Any, claim: Claim) -> list[Citation]:
     for key in dict.fromkeys(keys):
         passage = _guidance(retriever, key)
         if passage is not None:
-            out.append(_passage_citation(passage))
+            out.append(passage.cited_for("units"))
     return out
 
 

@@ -233,6 +233,17 @@ class Passage:
         digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:10]
         return f"{self.source}:{self.order}:{digest}"
 
+    def cited_for(self, supports: str) -> Citation:
+        """The passage quoted whole, as the citation of what it ``supports`` in an answer."""
+        return Citation(
+            self.kind,
+            self.title,
+            self.section or "(whole document)",
+            self.text,
+            ref=self.source,
+            supports=supports,
+        )
+
 
 @dataclass(frozen=True)
 class Hit:

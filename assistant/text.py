@@ -12,6 +12,20 @@ import re
 
 TOKENIZER_VERSION = "tok-10"  # bump when the tokens or the lexical file change
 
+# Numbers one to ten as words, and their digits.
+NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
+
 # Coders' shorthand and CMS's own abbreviations (short descriptors use many), spelled out.
 # General vocabulary of the field, never tied to one code.
 ABBREVIATIONS: dict[str, str] = {
@@ -126,16 +140,7 @@ ABBREVIATIONS: dict[str, str] = {
     "5th": "fifth",
     "iii": "3",
     # Numbers written as words ("dressing for two wounds") meet the digits coders type.
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
+    **NUMBER_WORDS,
 }
 
 # Words that say nothing about which item is meant.

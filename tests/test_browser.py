@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,32 +21,30 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
-@pytest.fixture
-def server(tmp_path: Path):
+def _serve(tmp_path: Path, embedder=None) -> Iterator[str]:
+    """`streamlit run app.py` over the fixture corpus indexed by ``embedder`` (the packaged
+    model when None); skips, or fails under HCPCS_REQUIRE_BROWSER=1, without Chromium."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         if os.environ.get("HCPCS_REQUIRE_BROWSER") == "1":
             pytest.fail("chromium and chromium-driver are not installed")
         pytest.skip("chromium and chromium-driver are not installed")
     env = dict(os.environ)
     env.update(fixture_env(tmp_path))
-    store.build_index(Settings.from_env(env), embedder=HashEmbedder())
+    store.build_index(Settings.from_env(env), embedder=embedder)
     with chat_load.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
         yield srv.url
 
 
 @pytest.fixture
-def loading_server(tmp_path: Path):
+def server(tmp_path: Path) -> Iterator[str]:
+    yield from _serve(tmp_path, HashEmbedder())
+
+
+@pytest.fixture
+def loading_server(tmp_path: Path) -> Iterator[str]:
     """As ``server``, with the fixture indexed by the real packaged model: a fresh server then
     takes seconds to load it, as `make run` does, so a question can arrive meanwhile."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        if os.environ.get("HCPCS_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium and chromium-driver are not installed")
-        pytest.skip("chromium and chromium-driver are not installed")
-    env = dict(os.environ)
-    env.update(fixture_env(tmp_path))
-    store.build_index(Settings.from_env(env))
-    with chat_load.streamlit_server(env, cwd=tmp_path, log_path=tmp_path / "streamlit.log") as srv:
-        yield srv.url
+    yield from _serve(tmp_path)
 
 
 INPUT = "textarea[data-testid='stChatInputTextArea']"

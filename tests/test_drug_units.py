@@ -651,7 +651,7 @@ def test_units_on_the_answer_with_guidance_cited(retriever) -> None:
 def test_rounding_cites_the_rounding_passage(retriever) -> None:
     drug = drug_units.for_answer(retriever, "J9299 240.5 mg", [NIVOLUMAB], WORDING)
     assert drug.units is not None and drug.units.units == 241
-    assert drug.units.citation == drug_units._passage_citation(PASSAGES["rounding"])
+    assert drug.units.citation == PASSAGES["rounding"].cited_for("units")
 
 
 def test_multi_dose_container_says_why_there_is_no_jw_line(retriever) -> None:
