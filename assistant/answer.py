@@ -161,7 +161,8 @@ _BRAND_Q = re.compile(
 )
 _FOLLOW_UP = re.compile(
     r"^(what|how) about\b|\b(it|its|that|this|them|those|the same|one|ones)\b[?.!]*\s*$|"
-    r"\bfor (it|that|this|them)\b|\b(instead|also|too)\b",
+    r"\bfor (it|that|this|them)\b|\b(instead|also|too)\b|"
+    r"\b(which|the|that|this|other) ones?\b",  # "which one without the border?"
     re.I,
 )
 # C0 and C1 controls, and the invisible bidi overrides that can make a question display other

@@ -350,3 +350,10 @@ def test_mentions_never_raise_and_name_only_known_codes(codes, modifiers, questi
     assert all(isinstance(m, Mention) for m in found)
     assert {m.code for m in found if m.kind == "code"} <= codes
     assert {m.code for m in found if m.kind == "modifier"} <= modifiers
+
+
+def test_which_one_is_a_follow_up():
+    with_codes = Conversation((Turn("hydrocolloid dressing, bordered", ("A6237",), "dressing"),))
+    for question in ("which one without the border?", "and the other one, non-sterile?"):
+        assert is_follow_up(question, with_codes) is True
+    assert is_follow_up("gel overlay, non-powered", with_codes) is False
